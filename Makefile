@@ -1,0 +1,51 @@
+# The README's two commands: `make run` and `make test`. Everything else here serves them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PIP_FLAGS := --quiet --disable-pip-version-check
+CATALOGUES := $(wildcard coordinator/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+.PHONY: run test lint check translations clean
+
+## make run: set everything up and start the app with demo data on http://127.0.0.1:5000
+run: $(VENV)/.installed $(COMPILED)
+	$(BIN)/coordinator init
+	$(BIN)/coordinator demo-data
+	$(BIN)/coordinator run
+
+## make test: run every test (creates the virtual environment if needed)
+test: $(VENV)/.installed $(COMPILED)
+	$(BIN)/pytest
+
+## make lint: ruff (with the bandit security rules) and mypy on the package
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## make check: lint and test, as CI does
+check: lint test
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_FLAGS) --upgrade pip
+	$(BIN)/pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $@
+
+# Compiled catalogues are build output (not in git); rebuilt when their .po changes.
+coordinator/translations/%/LC_MESSAGES/messages.mo: coordinator/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+## make translations: collect new interface texts into the catalogues (then translate sv)
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o coordinator/translations/messages.pot .
+	$(BIN)/pybabel update -i coordinator/translations/messages.pot -d coordinator/translations \
+		--no-location --no-wrap
+	rm coordinator/translations/messages.pot
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache $(COMPILED)
