@@ -1,0 +1,185 @@
+"""Configuration: one object with the defaults, overridden in a fixed order.
+
+Order of precedence (later wins):
+
+1. :class:`Config` below — the defaults, each documented;
+2. ``config.py`` in the instance folder (optional, Python syntax);
+3. the environment variables in :data:`ENVIRONMENT` (the only place the code reads ``os.environ``);
+4. the mapping passed to ``create_app(config)`` (tests, the development server).
+
+:func:`finalise` then fills the derived values (database URL, secret key from the key file) and
+refuses to start when a required secret is missing or weak.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+#: The checkout's root: templates, static files and migrations live here.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Name of the file in the instance folder that holds the session-signing key.
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 (a file name)
+
+#: Name of the embedded SQLite database file in the instance folder.
+SQLITE_FILE = "coordinator.db"
+
+#: Values known to be placeholders; a secret key equal to one of these is refused.
+_PLACEHOLDER_SECRETS = frozenset({"dev", "development", "secret", "changeme", "change-me", "test"})
+
+#: The shortest secret key accepted (characters of a hex or urlsafe token).
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot give a safe, working application."""
+
+
+class Config:
+    """Defaults for every setting. Override them in ``instance/config.py`` or the environment."""
+
+    #: SQLAlchemy URL of the database. Empty: the SQLite file ``coordinator.db`` in the instance
+    #: folder. ``postgresql://`` URLs are run through the psycopg 3 driver.
+    SQLALCHEMY_DATABASE_URI = ""
+    #: Engine options. ``hide_parameters`` keeps bound values (which may be personal data) out of
+    #: exception messages and therefore out of logs.
+    SQLALCHEMY_ENGINE_OPTIONS: Mapping[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+
+    #: Key that signs session cookies and CSRF tokens. Empty: read from ``instance/secret_key``,
+    #: which ``coordinator init`` creates. Never a built-in fallback.
+    SECRET_KEY = ""
+
+    #: Minutes of inactivity after which a signed-in user is signed out.
+    SESSION_IDLE_MINUTES = 30
+    #: Seconds a half-finished sign-in (password given, second factor not yet) stays valid.
+    SIGN_IN_PENDING_SECONDS = 300
+    #: Consecutive failed sign-in attempts for one username before it is locked.
+    LOGIN_MAX_FAILURES = 5
+    #: Minutes a username stays locked after too many failures.
+    LOGIN_LOCKOUT_MINUTES = 15
+
+    #: Shortest and longest password accepted (OWASP ASVS 2.1.1–2.1.2: length, no composition
+    #: rules).
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 128
+    #: Name of the argon2-cffi parameter profile used for password hashes (``argon2.profiles``).
+    PASSWORD_HASH_PROFILE = "RFC_9106_LOW_MEMORY"  # noqa: S105 (a parameter set)
+
+    #: Issuer name shown in authenticator apps when a user enrols TOTP.
+    TOTP_ISSUER = "Coordinator"
+
+    #: Interface languages offered; the first is the default.
+    LANGUAGES = ("sv", "en")
+    BABEL_DEFAULT_LOCALE = "sv"
+    BABEL_DEFAULT_TIMEZONE = "Europe/Stockholm"
+
+    #: Session cookie: never readable by scripts, not sent cross-site, only over HTTPS. The
+    #: development server (``coordinator run``) serves plain HTTP on loopback and turns off
+    #: ``SESSION_COOKIE_SECURE`` for itself; nothing else should.
+    SESSION_COOKIE_NAME = "coordinator_session"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    #: Redirect plain HTTP to HTTPS and send HSTS. Off by default because TLS normally ends at
+    #: the reverse proxy in front of the app (see the deployment notes).
+    FORCE_HTTPS = False
+
+    #: CSRF tokens live as long as the session; the idle timeout bounds them.
+    WTF_CSRF_TIME_LIMIT = None
+    #: Largest request body accepted, in bytes.
+    MAX_CONTENT_LENGTH = 1024 * 1024
+
+    #: Password given to the demo users by ``coordinator demo-data``. Empty: one is generated
+    #: and printed once.
+    DEMO_PASSWORD = ""
+
+
+def _int(value: str) -> int:
+    return int(value)
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+#: Environment variables read at start-up: name → (setting, parser). Listed in the README.
+ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
+    "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
+    "COORDINATOR_SECRET_KEY": ("SECRET_KEY", str),
+    "COORDINATOR_SESSION_IDLE_MINUTES": ("SESSION_IDLE_MINUTES", _int),
+    "COORDINATOR_FORCE_HTTPS": ("FORCE_HTTPS", _bool),
+    "COORDINATOR_DEMO_PASSWORD": ("DEMO_PASSWORD", str),
+}
+
+#: The environment variable that moves the instance folder.
+INSTANCE_VARIABLE = "COORDINATOR_INSTANCE"
+
+
+def instance_path(overrides: Mapping[str, Any] | None = None) -> Path:
+    """Return the instance folder: the override, ``$COORDINATOR_INSTANCE``, or ``./instance``."""
+    chosen = (overrides or {}).get("INSTANCE_PATH") or os.environ.get(INSTANCE_VARIABLE)
+    return Path(chosen).resolve() if chosen else PROJECT_ROOT / "instance"
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings given by environment variables, parsed."""
+    environ = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for variable, (setting, parse) in ENVIRONMENT.items():
+        raw = environ.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            settings[setting] = parse(raw)
+        except ValueError as exc:
+            raise ConfigurationError(f"{variable} has an invalid value: {exc}") from exc
+    return settings
+
+
+def database_url(configured: str, instance: Path) -> str:
+    """Return the SQLAlchemy URL to use, defaulting to SQLite in the instance folder.
+
+    Plain ``postgres://`` and ``postgresql://`` URLs (as hosting platforms hand them out) are
+    pointed at the psycopg 3 driver, the one the project installs.
+    """
+    if not configured:
+        return f"sqlite:///{instance / SQLITE_FILE}"
+    for prefix in ("postgres://", "postgresql://"):
+        if configured.startswith(prefix):
+            return "postgresql+psycopg://" + configured[len(prefix) :]
+    return configured
+
+
+def read_secret_key(instance: Path) -> str:
+    """Return the secret key stored in the instance folder, or an empty string if there is none."""
+    path = instance / SECRET_KEY_FILE
+    return path.read_text(encoding="ascii").strip() if path.is_file() else ""
+
+
+def finalise(settings: dict[str, Any], instance: Path) -> None:
+    """Fill derived settings in place and refuse unsafe ones."""
+    settings["SQLALCHEMY_DATABASE_URI"] = database_url(
+        settings.get("SQLALCHEMY_DATABASE_URI", ""), instance
+    )
+    if not settings.get("SECRET_KEY"):
+        settings["SECRET_KEY"] = read_secret_key(instance)
+    check_secret_key(settings["SECRET_KEY"], instance)
+    if settings["BABEL_DEFAULT_LOCALE"] not in settings["LANGUAGES"]:
+        raise ConfigurationError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES.")
+
+
+def check_secret_key(key: str, instance: Path) -> None:
+    """Raise :class:`ConfigurationError` unless ``key`` is a real, long enough secret."""
+    if not key:
+        raise ConfigurationError(
+            f"No secret key: run `coordinator init` to create {instance / SECRET_KEY_FILE}, "
+            "or set COORDINATOR_SECRET_KEY."
+        )
+    if key.lower() in _PLACEHOLDER_SECRETS or len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigurationError(
+            f"The secret key is a placeholder or shorter than {MIN_SECRET_KEY_LENGTH} characters; "
+            "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )

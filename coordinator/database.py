@@ -1,0 +1,110 @@
+"""The database layer shared by every domain package: model base, column types, transactions.
+
+One commit per request: services add and flush; :func:`commit_request` commits once when the
+view has produced a successful response (2xx or a redirect) and rolls back when the response
+reports a failure, so a change and the records that accompany it land together or not at all.
+Models never commit themselves.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from flask import Flask, Response, g
+from sqlalchemy import DateTime, Dialect, MetaData, event
+from sqlalchemy import Enum as SQLEnum
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
+
+#: Constraint names are fixed so that migrations can refer to them on every engine.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always returned timezone-aware.
+
+    SQLite keeps no zone and hands back naive values; this type makes both engines behave the
+    same and refuses naive datetimes on the way in, where a local time would silently shift.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_column(enum_class: type[Enum]) -> SQLEnum:
+    """A column type storing an enum's *values* as short strings with a CHECK constraint."""
+    return SQLEnum(
+        enum_class,
+        values_callable=lambda members: [member.value for member in members],
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        validate_strings=True,
+        name=enum_class.__name__.lower(),
+    )
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    """Turn on foreign keys and write-ahead logging for SQLite connections."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA busy_timeout = 10000")
+    cursor.close()
+
+
+def persist_despite_failure() -> None:
+    """Keep this request's writes even though its response will report a failure.
+
+    For the few records that exist *because* something failed: a failed sign-in must still
+    count towards the lock-out.
+    """
+    g.persist_despite_failure = True
+
+
+def commit_request(response: Response) -> Response:
+    """Commit the request's unit of work, or roll it back if the response reports a failure."""
+    from coordinator.extensions import db
+
+    if response.status_code >= 400 and not g.get("persist_despite_failure", False):
+        db.session.rollback()
+    else:
+        db.session.commit()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the per-request commit."""
+    app.after_request(commit_request)

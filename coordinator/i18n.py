@@ -1,0 +1,27 @@
+"""Interface language: Swedish by default, English available, chosen per user."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+from flask_login import current_user
+
+from coordinator.auth import websession
+from coordinator.extensions import babel
+
+#: Language names as shown in the switcher, each in its own language.
+LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
+
+
+def select_locale() -> str:
+    """The signed-in user's choice, else the choice made before signing in, else the default."""
+    languages = current_app.config["LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in languages:
+        return str(current_user.locale)
+    chosen = websession.chosen_locale()
+    if chosen in languages:
+        return str(chosen)
+    return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale)

@@ -1,0 +1,34 @@
+"""Setting up an instance folder: the place for one installation's database and keys."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from coordinator.config import SECRET_KEY_FILE
+
+
+def create_key_file(path: Path, content: str) -> bool:
+    """Write ``content`` to a new file readable only by its owner; False if it already exists.
+
+    The file is created with mode 0600 in one step (never world-readable, not even briefly).
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(content + "\n")
+    return True
+
+
+def prepare(instance: Path, *, need_secret_key: bool) -> list[str]:
+    """Create the folder and any missing key files; return the names of what was created."""
+    created: list[str] = []
+    if not instance.exists():
+        instance.mkdir(mode=0o700, parents=True)
+        created.append(str(instance))
+    if need_secret_key and create_key_file(instance / SECRET_KEY_FILE, secrets.token_hex(32)):
+        created.append(SECRET_KEY_FILE)
+    return created
