@@ -1,0 +1,1 @@
+"""Sign-in, users, care units and roles."""
