@@ -1,0 +1,1 @@
+"""User and care-unit administration. Administrators never see patient data."""

@@ -1,0 +1,94 @@
+"""Forms for managing users and care units."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    SubmitField,
+)
+from wtforms.validators import InputRequired, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from coordinator.auth.models import ProviderType, UnitKind
+from coordinator.auth.roles import Role
+from coordinator.forms import USERNAME_PATTERN, bounded
+
+
+class CheckboxesField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(role.value, role.label) for role in Role]
+
+
+class _UserFields(FlaskForm):
+    full_name = StringField(
+        _l("Full name"), validators=[InputRequired(_l("Enter the name.")), bounded(120)]
+    )
+    title = StringField(
+        _l("Title"),
+        validators=[Optional(), bounded(80)],
+        description=_l("Profession, e.g. occupational therapist."),
+    )
+    role = SelectField(_l("Role"), validators=[InputRequired()])
+    units = CheckboxesField(_l("Care units"), coerce=int)
+
+    def __init__(self, *args: object, unit_choices: list[tuple[int, str]], **kwargs: object):
+        super().__init__(*args, **kwargs)
+        self.role.choices = _role_choices()
+        self.units.choices = unit_choices
+
+
+class UserCreateForm(_UserFields):
+    username = StringField(
+        _l("Username"), validators=[InputRequired(_l("Enter a username.")), USERNAME_PATTERN]
+    )
+    password = PasswordField(
+        _l("Temporary password"),
+        validators=[InputRequired(_l("Enter a temporary password.")), bounded(256)],
+        description=_l("The user must choose a new password at first sign-in."),
+    )
+    submit = SubmitField(_l("Create user"))
+
+
+class UserEditForm(_UserFields):
+    is_active = BooleanField(_l("Active (may sign in)"))
+    submit = SubmitField(_l("Save"))
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(
+        _l("New temporary password"),
+        validators=[InputRequired(_l("Enter a temporary password.")), bounded(256)],
+    )
+    submit = SubmitField(_l("Set password"))
+
+
+class ConfirmForm(FlaskForm):
+    """A button that performs one action (CSRF-protected)."""
+
+    submit = SubmitField(_l("Confirm"))
+
+
+class UnitForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")), bounded(120)])
+    kind = SelectField(_l("Kind"), validators=[InputRequired()])
+    provider_type = SelectField(_l("Provider"), validators=[InputRequired()])
+    is_active = BooleanField(_l("Active"), default=True)
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        # Labels are translated per request, so the choices are built here, not at import.
+        self.kind.choices = [(kind.value, kind.label) for kind in UnitKind]
+        self.provider_type.choices = [(p.value, p.label) for p in ProviderType]

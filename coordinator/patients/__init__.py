@@ -1,0 +1,1 @@
+"""Patients and their sick-leave cases (built on the protection core)."""
