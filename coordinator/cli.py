@@ -1,0 +1,175 @@
+"""The ``coordinator`` command: set up, administer and run an installation.
+
+``coordinator init`` works before anything exists; the other commands need an initialised
+instance. The same commands are available as ``flask --app coordinator …`` once it is.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, NoAppException, routes_command, shell_command, with_appcontext
+from flask_migrate import upgrade
+
+from coordinator import config as settings
+from coordinator import demo
+from coordinator import instance as instance_setup
+from coordinator.admin import service as admin_service
+from coordinator.auth.models import ProviderType, UnitKind
+from coordinator.auth.roles import Role
+from coordinator.errors import DomainError
+from coordinator.extensions import db
+
+
+def _create_app(overrides: dict[str, object] | None = None) -> Flask:
+    from coordinator import create_app
+
+    try:
+        return create_app(overrides)
+    except settings.ConfigurationError as error:
+        raise NoAppException(str(error)) from error
+
+
+def _fail_on_domain_error(error: DomainError) -> click.ClickException:
+    db.session.rollback()
+    return click.ClickException(str(error.message))
+
+
+@click.command("init")
+def init_command() -> None:
+    """Create or upgrade the instance: folder, key files and database schema."""
+    instance = settings.instance_path()
+    need_key = not settings.from_environment().get("SECRET_KEY")
+    for created in instance_setup.prepare(instance, need_secret_key=need_key):
+        click.echo(f"created {created}")
+    app = _create_app()
+    with app.app_context():
+        upgrade()
+    click.echo(f"instance ready: {instance}")
+
+
+@click.command("create-unit")
+@click.argument("name")
+@click.option("--kind", type=click.Choice([k.value for k in UnitKind]), default="health_centre")
+@click.option("--provider", type=click.Choice([p.value for p in ProviderType]), default="public")
+@with_appcontext
+def create_unit_command(name: str, kind: str, provider: str) -> None:
+    """Create a care unit."""
+    details = admin_service.UnitDetails(name, UnitKind(kind), ProviderType(provider))
+    try:
+        unit = admin_service.create_unit(details)
+    except DomainError as error:
+        raise _fail_on_domain_error(error) from error
+    db.session.commit()
+    click.echo(f"created care unit {unit.id}: {unit.name}")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--name", "full_name", required=True, help="Full name.")
+@click.option("--title", default=None, help="Professional title, e.g. Arbetsterapeut.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--unit", "unit_names", multiple=True, help="Care unit name (repeatable).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--must-change-password", is_flag=True, help="Require a new password at sign-in.")
+@with_appcontext
+def create_user_command(
+    username: str,
+    full_name: str,
+    title: str | None,
+    role: str,
+    unit_names: tuple[str, ...],
+    password_stdin: bool,
+    must_change_password: bool,
+) -> None:
+    """Create a user; the password is asked for (or read from standard input)."""
+    units = {unit.name: unit for unit in admin_service.list_units()}
+    missing = [name for name in unit_names if name not in units]
+    if missing:
+        raise click.ClickException(f"no such care unit: {', '.join(missing)}")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    details = admin_service.UserDetails(
+        full_name=full_name,
+        title=title,
+        role=Role(role),
+        unit_ids=[units[name].id for name in unit_names],
+    )
+    try:
+        user = admin_service.create_user(
+            username, password, details, must_change_password=must_change_password
+        )
+    except DomainError as error:
+        raise _fail_on_domain_error(error) from error
+    db.session.commit()
+    click.echo(f"created user {user.id}: {user.username} ({user.role.value})")
+
+
+@click.command("demo-data")
+@click.option("--reset-passwords", is_flag=True, help="Give the demo users a new password.")
+@with_appcontext
+def demo_data_command(reset_passwords: bool) -> None:
+    """Load the fictitious demo units and users (once)."""
+    from flask import current_app
+
+    configured = current_app.config["DEMO_PASSWORD"]
+    password = configured or demo.new_password()
+    try:
+        if not demo.is_loaded():
+            demo.load(password)
+        elif reset_passwords:
+            demo.reset_passwords(password)
+        else:
+            click.echo("Demo data is already loaded. Demo sign-ins:")
+            click.echo("\n".join(demo.sign_ins()))
+            click.echo("(Forgot the password? `coordinator demo-data --reset-passwords`.)")
+            return
+    except DomainError as error:
+        raise _fail_on_domain_error(error) from error
+    db.session.commit()
+    click.echo("Demo sign-ins:")
+    click.echo("\n".join(demo.sign_ins()))
+    if configured:
+        click.echo("Password: the value of COORDINATOR_DEMO_PASSWORD")
+    else:
+        click.echo(f"Password (shown once): {password}")
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+def run_command(host: str, port: int) -> None:
+    """Start the development server (plain HTTP; for production see docs/deployment.md)."""
+    # Plain HTTP on loopback: cookies marked Secure would not come back over it.
+    app = _create_app({"SESSION_COOKIE_SECURE": False})
+    with app.app_context():
+        if demo.is_loaded():
+            click.echo("Demo sign-ins:")
+            click.echo("\n".join(demo.sign_ins()))
+    click.echo(f"Coordinator is running on http://{host}:{port}/ (Ctrl-C stops it)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+#: Commands that need a working app; also offered as ``flask --app coordinator <command>``.
+APP_COMMANDS = (init_command, create_unit_command, create_user_command, demo_data_command)
+
+
+def register(app: Flask) -> None:
+    for command in APP_COMMANDS:
+        app.cli.add_command(command)
+
+
+main = FlaskGroup(
+    name="coordinator",
+    help=__doc__,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+)
+for _command in (*APP_COMMANDS, run_command, shell_command, routes_command):
+    main.add_command(_command)
