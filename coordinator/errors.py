@@ -8,6 +8,7 @@ the request's unit of work and render a page that reveals nothing about the inte
 from __future__ import annotations
 
 import logging
+import traceback
 
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
@@ -52,8 +53,10 @@ _HTTP_MESSAGES = {
     429: (_l("Too many attempts"), _l("Too many attempts in a short time. Wait and try again.")),
     500: (
         _l("Something went wrong"),
-        _l("An unexpected error occurred. Nothing was saved. Try again, and contact support if it "
-           "happens again."),
+        _l(
+            "An unexpected error occurred. Nothing was saved. Try again, and contact support if it "
+            "happens again."
+        ),
     ),
     503: (
         _l("Temporarily unavailable"),
@@ -93,11 +96,19 @@ def _handle_http_error(error: HTTPException) -> tuple[str, int] | HTTPException:
     return error_page(error.code)
 
 
+def where_it_failed(error: BaseException) -> str:
+    """The call stack of an exception as file, line and function only.
+
+    An exception's message, and the source lines a normal traceback quotes, can carry the
+    values being processed — personal data — so neither goes to the log.
+    """
+    frames = traceback.extract_tb(error.__traceback__)
+    return "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in frames)
+
+
 def _handle_unexpected(error: Exception) -> tuple[str, int]:
     db.session.rollback()
-    # The traceback goes to the server log only; engine options hide bound parameters, and
-    # the page shows nothing of the exception.
-    log.exception("unhandled error: %s", type(error).__name__)
+    log.error("unhandled error: %s\n%s", type(error).__name__, where_it_failed(error))
     return error_page(500)
 
 
