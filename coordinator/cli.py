@@ -6,7 +6,10 @@ instance. The same commands are available as ``flask --app coordinator …`` onc
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 from flask import Flask
@@ -32,6 +35,21 @@ def _create_app(overrides: dict[str, object] | None = None) -> Flask:
         raise NoAppException(str(error)) from error
 
 
+def _in_app(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a command inside the app, and close its database connections when it ends."""
+
+    @with_appcontext
+    @functools.wraps(command)
+    def run_and_close(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+    return run_and_close
+
+
 def _fail_on_domain_error(error: DomainError) -> click.ClickException:
     db.session.rollback()
     return click.ClickException(str(error.message))
@@ -47,6 +65,7 @@ def init_command() -> None:
     app = _create_app()
     with app.app_context():
         upgrade()
+        db.engine.dispose()
     click.echo(f"instance ready: {instance}")
 
 
@@ -54,7 +73,7 @@ def init_command() -> None:
 @click.argument("name")
 @click.option("--kind", type=click.Choice([k.value for k in UnitKind]), default="health_centre")
 @click.option("--provider", type=click.Choice([p.value for p in ProviderType]), default="public")
-@with_appcontext
+@_in_app
 def create_unit_command(name: str, kind: str, provider: str) -> None:
     """Create a care unit."""
     details = admin_service.UnitDetails(name, UnitKind(kind), ProviderType(provider))
@@ -74,7 +93,7 @@ def create_unit_command(name: str, kind: str, provider: str) -> None:
 @click.option("--unit", "unit_names", multiple=True, help="Care unit name (repeatable).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--must-change-password", is_flag=True, help="Require a new password at sign-in.")
-@with_appcontext
+@_in_app
 def create_user_command(
     username: str,
     full_name: str,
@@ -111,7 +130,7 @@ def create_user_command(
 
 @click.command("demo-data")
 @click.option("--reset-passwords", is_flag=True, help="Give the demo users a new password.")
-@with_appcontext
+@_in_app
 def demo_data_command(reset_passwords: bool) -> None:
     """Load the fictitious demo units and users (once)."""
     from flask import current_app
@@ -150,6 +169,7 @@ def run_command(host: str, port: int) -> None:
         if demo.is_loaded():
             click.echo("Demo sign-ins:")
             click.echo("\n".join(demo.sign_ins()))
+        db.session.remove()
     click.echo(f"Coordinator is running on http://{host}:{port}/ (Ctrl-C stops it)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context
 from flask_login import current_user
 
 from coordinator.auth import websession
@@ -11,9 +11,15 @@ from coordinator.extensions import babel
 #: Language names as shown in the switcher, each in its own language.
 LANGUAGE_NAMES = {"sv": "Svenska", "en": "English"}
 
+#: Language of messages produced outside a web request (the command line speaks English;
+#: documents made for patients choose their language explicitly with ``force_locale``).
+COMMAND_LINE_LOCALE = "en"
+
 
 def select_locale() -> str:
     """The signed-in user's choice, else the choice made before signing in, else the default."""
+    if not has_request_context():
+        return COMMAND_LINE_LOCALE
     languages = current_app.config["LANGUAGES"]
     if current_user and current_user.is_authenticated and current_user.locale in languages:
         return str(current_user.locale)
