@@ -22,6 +22,7 @@ test: $(VENV)/.installed $(COMPILED)
 ## make lint: ruff (with the bandit security rules) and mypy on the package
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 ## make check: lint and test, as CI does

@@ -122,8 +122,13 @@ def enforce() -> Response | None:
     idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
     if current_user.is_authenticated and websession.idle_expired(at, idle):
         websession.end()
-        flash(_("You were signed out after %(n)d minutes without activity.",
-                n=current_app.config["SESSION_IDLE_MINUTES"]), "info")
+        flash(
+            _(
+                "You were signed out after %(n)d minutes without activity.",
+                n=current_app.config["SESSION_IDLE_MINUTES"],
+            ),
+            "info",
+        )
     if rule.public:
         return None
     if not current_user.is_authenticated:

@@ -15,10 +15,12 @@ from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.roles import Role
 
 UNITS = (
-    admin_service.UnitDetails("Vårdcentralen Exempelby (demo)", UnitKind.HEALTH_CENTRE,
-                              ProviderType.PUBLIC),
-    admin_service.UnitDetails("Hälsocentralen Provdalen (demo)", UnitKind.HEALTH_CENTRE,
-                              ProviderType.PRIVATE),
+    admin_service.UnitDetails(
+        "Vårdcentralen Exempelby (demo)", UnitKind.HEALTH_CENTRE, ProviderType.PUBLIC
+    ),
+    admin_service.UnitDetails(
+        "Hälsocentralen Provdalen (demo)", UnitKind.HEALTH_CENTRE, ProviderType.PRIVATE
+    ),
 )
 
 

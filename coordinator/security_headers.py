@@ -30,6 +30,10 @@ def init_app(app: Flask) -> None:
         referrer_policy="same-origin",
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
         session_cookie_http_only=True,
-        permissions_policy={"camera": "()", "microphone": "()", "geolocation": "()",
-                            "browsing-topics": "()"},
+        permissions_policy={
+            "camera": "()",
+            "microphone": "()",
+            "geolocation": "()",
+            "browsing-topics": "()",
+        },
     )

@@ -11,8 +11,9 @@ metadata = migrate.db.metadata
 def run_migrations_offline() -> None:
     """Emit SQL for the configured URL without connecting (``--sql``)."""
     url = migrate.db.engine.url.render_as_string(hide_password=False)
-    context.configure(url=url, target_metadata=metadata, literal_binds=True,
-                      **migrate.configure_args)
+    context.configure(
+        url=url, target_metadata=metadata, literal_binds=True, **migrate.configure_args
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -123,8 +123,10 @@ def update_user(user: User, details: UserDetails, *, acting_user: User) -> None:
     _check_assignment(details.role, units)
     if user.id == acting_user.id and (details.role is not user.role or not details.is_active):
         raise AssignmentRefused(_l("You cannot change your own role or deactivate yourself."))
-    losing_admin = user.role is Role.ADMIN and user.is_active and (
-        details.role is not Role.ADMIN or not details.is_active
+    losing_admin = (
+        user.role is Role.ADMIN
+        and user.is_active
+        and (details.role is not Role.ADMIN or not details.is_active)
     )
     if losing_admin and User.count_active_admins() <= 1:
         raise AssignmentRefused(_l("The last active administrator cannot be removed."))

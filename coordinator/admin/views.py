@@ -95,7 +95,8 @@ def user_edit(user_id: int) -> ViewResult:
         return render_template("admin/user_edit.html", **context), 400
     try:
         service.update_user(
-            user, _user_details(form, is_active=form.is_active.data),
+            user,
+            _user_details(form, is_active=form.is_active.data),
             acting_user=current_actor().user,
         )
     except DomainError as error:
@@ -117,8 +118,13 @@ def user_password(user_id: int) -> ViewResult:
         except DomainError as error:
             flash(str(error.message), "error")
             return redirect(url_for(".user_edit", user_id=user.id))
-        flash(_("A temporary password was set; %(username)s must change it at sign-in.",
-                username=user.username), "success")
+        flash(
+            _(
+                "A temporary password was set; %(username)s must change it at sign-in.",
+                username=user.username,
+            ),
+            "success",
+        )
     else:
         for message in form.password.errors:
             flash(str(message), "error")
@@ -131,8 +137,10 @@ def user_reset_two_factor(user_id: int) -> Response:
     user = service.get_user(user_id)
     if ConfirmForm().validate():
         auth_service.reset_totp(user)
-        flash(_("Two-step sign-in was turned off for %(username)s.", username=user.username),
-              "success")
+        flash(
+            _("Two-step sign-in was turned off for %(username)s.", username=user.username),
+            "success",
+        )
     return redirect(url_for(".user_edit", user_id=user.id))
 
 

@@ -155,8 +155,10 @@ def verify_second_factor(user: User, code: str) -> None:
     at = clock.now()
     _refuse_if_locked(user.username, at)
     step = _accepted_timestep(user.totp_secret, code.strip(), at)
-    replayed = step is not None and user.totp_last_timestep is not None and (
-        step <= user.totp_last_timestep
+    replayed = (
+        step is not None
+        and user.totp_last_timestep is not None
+        and (step <= user.totp_last_timestep)
     )
     if step is None or replayed:
         _count_failure(user.username, at)
