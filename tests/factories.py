@@ -1,0 +1,44 @@
+"""Test data factories (factory_boy). Rows are committed, as a real request would leave them."""
+
+from __future__ import annotations
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
+from coordinator.auth.passwords import hash_password
+from coordinator.auth.roles import Role
+from coordinator.extensions import db
+
+#: The password every factory user gets.
+PASSWORD = "correct horse battery staple"
+
+
+class _Factory(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "commit"
+
+
+class UnitFactory(_Factory):
+    class Meta:
+        model = CareUnit
+
+    name = factory.Sequence(lambda n: f"Vårdcentralen Test {n}")
+    kind = UnitKind.HEALTH_CENTRE
+    provider_type = ProviderType.PUBLIC
+    is_active = True
+
+
+class UserFactory(_Factory):
+    class Meta:
+        model = User
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    full_name = factory.Sequence(lambda n: f"Testperson {n}")
+    title = "Arbetsterapeut"
+    role = Role.COORDINATOR
+    password_hash = factory.LazyFunction(lambda: hash_password(PASSWORD))
+    is_active = True
+    units = factory.LazyFunction(list)

@@ -1,0 +1,179 @@
+"""Who may open what: every registered route, for every role, with the exact outcome.
+
+A route added to the app without an entry here fails :func:`test_every_route_is_in_the_table`,
+so nobody can add a view without deciding who may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from coordinator.access import check_all_views_declared, public
+from coordinator.auth.roles import Role
+from tests.conftest import World
+from tests.helpers import csrf_token, sign_in
+
+COORDINATOR, MANAGER, ADMIN = Role.COORDINATOR, Role.MANAGER, Role.ADMIN
+EVERYONE = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    #: Path, with ``{user}`` and ``{unit}`` standing for ids of real rows.
+    path: str
+    #: Roles admitted; ``None`` means public (no sign-in needed).
+    roles: frozenset[Role] | None
+    #: Status an admitted role gets (with an empty, valid-token form for POSTs); a mapping
+    #: where it differs by role.
+    ok_status: int | dict[Role, int] = 200
+
+    def status_for(self, role: Role | None) -> int:
+        if isinstance(self.ok_status, int):
+            return self.ok_status
+        assert role is not None
+        return self.ok_status[role]
+
+
+ROUTES: dict[str, Route] = {
+    "auth.login": Route("GET", "/auth/login", None),
+    "auth.verify_code": Route("GET", "/auth/login/code", None, ok_status=302),
+    "auth.set_language": Route("POST", "/auth/language", None, ok_status=400),
+    # Administrators work in no unit: the chooser sends them to the start page.
+    "auth.choose_unit": Route(
+        "GET", "/auth/unit", EVERYONE, {COORDINATOR: 200, MANAGER: 200, ADMIN: 302}
+    ),
+    "auth.logout": Route("POST", "/auth/logout", EVERYONE, ok_status=302),
+    "auth.change_password": Route("GET", "/auth/password", EVERYONE),
+    "auth.two_factor": Route("GET", "/auth/two-step", EVERYONE),
+    "home.index": Route("GET", "/", EVERYONE),
+    "patients.index": Route("GET", "/patients/", frozenset({COORDINATOR, MANAGER})),
+    "admin.index": Route("GET", "/admin/", frozenset({ADMIN}), ok_status=302),
+    "admin.users": Route("GET", "/admin/users", frozenset({ADMIN})),
+    "admin.user_new": Route("GET", "/admin/users/new", frozenset({ADMIN})),
+    "admin.user_edit": Route("GET", "/admin/users/{user}", frozenset({ADMIN})),
+    "admin.user_password": Route("POST", "/admin/users/{user}/password", frozenset({ADMIN}), 302),
+    "admin.user_reset_two_factor": Route(
+        "POST", "/admin/users/{user}/two-step/reset", frozenset({ADMIN}), 302
+    ),
+    "admin.user_unlock": Route("POST", "/admin/users/{user}/unlock", frozenset({ADMIN}), 302),
+    "admin.units": Route("GET", "/admin/units", frozenset({ADMIN})),
+    "admin.unit_new": Route("GET", "/admin/units/new", frozenset({ADMIN})),
+    "admin.unit_edit": Route("GET", "/admin/units/{unit}", frozenset({ADMIN})),
+}
+
+
+def test_every_route_is_in_the_table(app: Flask) -> None:
+    registered = {rule.endpoint for rule in app.url_map.iter_rules()} - {"static"}
+
+    assert registered == set(ROUTES)
+
+
+def test_the_table_matches_the_rules_declared_on_the_views(app: Flask) -> None:
+    for endpoint, route in ROUTES.items():
+        rule = app.view_functions[endpoint].access_rule
+        if route.roles is None:
+            assert rule.public, endpoint
+        else:
+            assert not rule.public, endpoint
+            assert rule.roles == route.roles, endpoint
+
+
+def _request(client: FlaskClient, route: Route, world: World) -> tuple[int, str]:
+    path = route.path.format(user=world.coordinator_b.id, unit=world.unit_b.id)
+    if route.method == "GET":
+        response = client.get(path)
+    else:
+        response = client.post(path, data={"csrf_token": csrf_token(client)})
+    return response.status_code, response.headers.get("Location", "")
+
+
+_CASES = [
+    (endpoint, role)
+    for endpoint, route in ROUTES.items()
+    if route.roles is not None
+    for role in Role
+]
+
+
+@pytest.mark.parametrize(("endpoint", "role"), _CASES)
+def test_each_role_gets_exactly_what_the_table_says(
+    endpoint: str, role: Role, world: World, signed_in_client: Callable[..., FlaskClient]
+) -> None:
+    user = {COORDINATOR: world.coordinator_a, MANAGER: world.manager, ADMIN: world.admin}[role]
+    unit = world.unit_a if role is MANAGER else None
+    route = ROUTES[endpoint]
+
+    status, location = _request(signed_in_client(user, unit), route, world)
+
+    if role in (route.roles or ()):
+        assert status == route.status_for(role), (endpoint, role, location)
+        assert not location.startswith("/auth/login?next=")  # not bounced to sign-in
+    else:
+        assert status == 403, (endpoint, role)
+
+
+@pytest.mark.parametrize("endpoint", [e for e, r in ROUTES.items() if r.roles is not None])
+def test_anonymous_visitors_are_sent_to_sign_in(
+    endpoint: str, client: FlaskClient, world: World
+) -> None:
+    status, location = _request(client, ROUTES[endpoint], world)
+
+    assert status == 302
+    assert location.startswith("/auth/login?next=")
+
+
+@pytest.mark.parametrize("endpoint", [e for e, r in ROUTES.items() if r.roles is None])
+def test_public_routes_open_without_signing_in(
+    endpoint: str, client: FlaskClient, world: World
+) -> None:
+    status, location = _request(client, ROUTES[endpoint], world)
+
+    assert status == ROUTES[endpoint].status_for(None)
+    assert not location.startswith("/auth/login?next=")
+
+
+def test_the_administrator_is_refused_patient_data_with_a_page_that_says_so(
+    admin_client: FlaskClient,
+) -> None:
+    response = admin_client.get("/patients/")
+
+    assert response.status_code == 403
+    assert "<h1>Ingen behörighet</h1>" in response.text
+    assert "Patienter" not in response.text  # not even offered in the menu
+
+
+def test_a_view_without_an_access_rule_stops_the_app_from_starting(app: Flask) -> None:
+    app.add_url_rule("/forgotten", "forgotten", lambda: "oops")
+
+    with pytest.raises(RuntimeError, match="views without an access rule: forgotten"):
+        check_all_views_declared(app)
+
+
+def test_a_view_without_an_access_rule_is_refused_to_everyone(app: Flask, world: World) -> None:
+    app.add_url_rule("/forgotten", "forgotten", lambda: "oops")
+    app.add_url_rule("/declared", "declared", public(lambda: "fine"))
+    admin_client = app.test_client()
+    sign_in(admin_client, world.admin.username)
+
+    assert admin_client.get("/forgotten").status_code == 403
+    assert app.test_client().get("/forgotten").status_code == 302
+    assert app.test_client().get("/declared").text == "fine"
+
+
+def test_the_menu_offers_each_role_only_what_it_may_open(
+    coordinator_client: FlaskClient, manager_client: FlaskClient, admin_client: FlaskClient
+) -> None:
+    def menu(client: FlaskClient) -> list[str]:
+        nav = client.get("/").text.split('<nav class="menu"')[1].split("</nav>")[0]
+        return re.findall(r">([^<]+)</a>", nav)
+
+    assert menu(coordinator_client) == ["Start", "Patienter"]
+    assert menu(manager_client) == ["Start", "Patienter"]
+    assert menu(admin_client) == ["Start", "Användare", "Vårdenheter"]

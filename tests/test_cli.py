@@ -1,0 +1,185 @@
+"""The coordinator command: a complete installation from nothing, and its administration."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, inspect
+
+from coordinator import create_app
+from coordinator.auth.service import authenticate
+from coordinator.cli import main
+from coordinator.extensions import db
+from tests.databases import DatabaseFactory
+
+DEMO_PASSWORD = "demo password for tests"
+
+
+@pytest.fixture
+def installation(
+    tmp_path: Path, databases: DatabaseFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, str]]:
+    """An empty instance folder and an empty database, chosen through the environment."""
+    instance = tmp_path / "installation"
+    url = databases.empty()
+    monkeypatch.setenv("COORDINATOR_INSTANCE", str(instance))
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("COORDINATOR_SECRET_KEY", raising=False)
+    monkeypatch.delenv("COORDINATOR_DEMO_PASSWORD", raising=False)
+    yield instance, url
+    databases.drop(url)
+
+
+def _run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_init_creates_the_instance_its_key_and_the_schema(
+    installation: tuple[Path, str],
+) -> None:
+    instance, url = installation
+
+    result = _run("init")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"created {instance}",
+        "created secret_key",
+        f"instance ready: {instance}",
+    ]
+    key_file = instance / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(key_file.read_text().strip()) == 64
+    engine = create_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"users", "care_units", "user_units", "login_throttles", "alembic_version"} <= tables
+
+
+def test_init_twice_keeps_the_key_and_changes_nothing(installation: tuple[Path, str]) -> None:
+    instance, _ = installation
+    _run("init")
+    key = (instance / "secret_key").read_text()
+
+    result = _run("init")
+
+    assert result.output.splitlines() == [f"instance ready: {instance}"]
+    assert (instance / "secret_key").read_text() == key
+
+
+def test_commands_before_init_explain_what_to_do(installation: tuple[Path, str]) -> None:
+    result = CliRunner().invoke(main, ["demo-data"])
+
+    assert result.exit_code != 0
+    assert "No secret key: run `coordinator init`" in result.output
+
+
+def test_create_unit_and_user_then_sign_in(installation: tuple[Path, str]) -> None:
+    _run("init")
+
+    unit = _run("create-unit", "Vårdcentralen Kullen", "--kind", "health_centre")
+    user = _run(
+        "create-user",
+        "Kim",
+        "--name",
+        "Kim Karlsson",
+        "--role",
+        "coordinator",
+        "--unit",
+        "Vårdcentralen Kullen",
+        "--password-stdin",
+        input="a long enough password\n",
+    )
+
+    assert unit.output == "created care unit 1: Vårdcentralen Kullen\n"
+    assert user.output == "created user 1: kim (coordinator)\n"
+    app = create_app()
+    with app.app_context():
+        assert authenticate("kim", "a long enough password").full_name == "Kim Karlsson"
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_create_user_refuses_an_unknown_unit_and_a_short_password(
+    installation: tuple[Path, str],
+) -> None:
+    _run("init")
+
+    unknown = CliRunner().invoke(
+        main,
+        [
+            "create-user",
+            "kim",
+            "--name",
+            "Kim",
+            "--role",
+            "coordinator",
+            "--unit",
+            "Finns Inte",
+            "--password-stdin",
+        ],
+        input="a long enough password\n",
+    )
+    short = CliRunner().invoke(
+        main,
+        ["create-user", "admin2", "--name", "Admin", "--role", "admin", "--password-stdin"],
+        input="short\n",
+    )
+
+    assert unknown.exit_code == 1
+    assert "no such care unit: Finns Inte" in unknown.output
+    assert short.exit_code == 1
+    assert "The password must be at least 12 characters." in short.output
+
+
+def test_demo_data_is_loaded_once_with_a_password_printed_once(
+    installation: tuple[Path, str],
+) -> None:
+    _run("init")
+
+    first = _run("demo-data")
+    second = _run("demo-data")
+
+    lines = first.output.splitlines()
+    assert lines[0] == "Demo sign-ins:"
+    assert [line.split()[0] for line in lines[1:6]] == [
+        "koordinator1",
+        "koordinator2",
+        "koordinator3",
+        "chef1",
+        "admin",
+    ]
+    assert lines[6].startswith("Password (shown once): ")
+    password = lines[6].removeprefix("Password (shown once): ")
+    assert len(password) >= 12
+    assert second.output.startswith("Demo data is already loaded. Demo sign-ins:\n")
+    assert password not in second.output
+
+
+def test_demo_password_comes_from_the_environment_when_set(
+    installation: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COORDINATOR_DEMO_PASSWORD", DEMO_PASSWORD)
+    _run("init")
+
+    result = _run("demo-data")
+
+    assert result.output.splitlines()[-1] == ("Password: the value of COORDINATOR_DEMO_PASSWORD")
+    assert DEMO_PASSWORD not in result.output
+    app = create_app()
+    with app.app_context():
+        for username in ("koordinator1", "koordinator2", "koordinator3", "chef1", "admin"):
+            assert authenticate(username, DEMO_PASSWORD).username == username
+        chef = authenticate("chef1", DEMO_PASSWORD)
+        assert [unit.name for unit in chef.units] == [
+            "Hälsocentralen Provdalen (demo)",
+            "Vårdcentralen Exempelby (demo)",
+        ]
+        db.session.remove()
+        db.engine.dispose()

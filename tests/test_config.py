@@ -1,0 +1,111 @@
+"""Configuration: sources in order, the instance folder, and refusing unsafe settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from coordinator import create_app
+from coordinator.config import (
+    ConfigurationError,
+    database_url,
+    from_environment,
+    instance_path,
+)
+
+GOOD_KEY = "k" * 64
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests set the environment themselves (CI's PostgreSQL run sets DATABASE_URL)."""
+    for variable in (
+        "DATABASE_URL",
+        "COORDINATOR_INSTANCE",
+        "COORDINATOR_SECRET_KEY",
+        "COORDINATOR_SESSION_IDLE_MINUTES",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+
+
+def test_without_a_secret_key_the_app_refuses_to_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="No secret key: run `coordinator init`"):
+        create_app({"INSTANCE_PATH": str(tmp_path)})
+
+
+@pytest.mark.parametrize("key", ["dev", "changeme", "short-but-not-placeholder"])
+def test_a_placeholder_or_short_secret_key_is_refused(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ConfigurationError, match="placeholder or shorter than 32"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": key})
+
+
+def test_the_secret_key_is_read_from_the_instance_folder(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text(GOOD_KEY + "\n")
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+
+    assert app.config["SECRET_KEY"] == GOOD_KEY
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'coordinator.db'}"
+
+
+def test_instance_config_file_then_environment_then_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "config.py").write_text("SESSION_IDLE_MINUTES = 20\nLOGIN_MAX_FAILURES = 3\n")
+    monkeypatch.setenv("COORDINATOR_SESSION_IDLE_MINUTES", "10")
+
+    app = create_app(
+        {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": GOOD_KEY, "LOGIN_MAX_FAILURES": 4}
+    )
+
+    assert app.config["SESSION_IDLE_MINUTES"] == 10
+    assert app.config["LOGIN_MAX_FAILURES"] == 4
+
+
+def test_the_instance_folder_moves_with_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COORDINATOR_INSTANCE", str(tmp_path / "elsewhere"))
+
+    assert instance_path() == tmp_path / "elsewhere"
+    assert instance_path({"INSTANCE_PATH": "/srv/x"}) == Path("/srv/x")
+
+
+def test_database_url_from_the_environment_overrides_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db.example/coordinator")
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": GOOD_KEY})
+
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == (
+        "postgresql+psycopg://app@db.example/coordinator"
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("", "sqlite:////srv/i/coordinator.db"),
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:////tmp/other.db", "sqlite:////tmp/other.db"),
+    ],
+)
+def test_database_urls_are_normalised(given: str, expected: str) -> None:
+    assert database_url(given, Path("/srv/i")) == expected
+
+
+def test_an_unparseable_environment_value_is_named() -> None:
+    with pytest.raises(ConfigurationError, match="COORDINATOR_SESSION_IDLE_MINUTES"):
+        from_environment({"COORDINATOR_SESSION_IDLE_MINUTES": "half an hour"})
+
+
+def test_the_secure_default_is_kept(tmp_path: Path) -> None:
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": GOOD_KEY})
+
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+    assert app.config["DEBUG"] is False
