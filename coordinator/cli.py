@@ -15,6 +15,8 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, NoAppException, routes_command, shell_command, with_appcontext
 from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+from werkzeug.serving import run_simple
 
 from coordinator import config as settings
 from coordinator import demo
@@ -59,8 +61,14 @@ def _fail_on_domain_error(error: DomainError) -> click.ClickException:
 def init_command() -> None:
     """Create or upgrade the instance: folder, key files and database schema."""
     instance = settings.instance_path()
-    need_key = not settings.from_environment().get("SECRET_KEY")
-    for created in instance_setup.prepare(instance, need_secret_key=need_key):
+    environment = settings.from_environment()
+    url = make_url(settings.database_url(environment.get("SQLALCHEMY_DATABASE_URI", ""), instance))
+    sqlite_file = url.database if url.get_backend_name() == "sqlite" and url.database else None
+    need_key = not environment.get("SECRET_KEY")
+    created_files = instance_setup.prepare(
+        instance, need_secret_key=need_key, sqlite_file=sqlite_file
+    )
+    for created in created_files:
         click.echo(f"created {created}")
     app = _create_app()
     with app.app_context():
@@ -171,7 +179,8 @@ def run_command(host: str, port: int) -> None:
             click.echo("\n".join(demo.sign_ins()))
         db.session.remove()
     click.echo(f"Coordinator is running on http://{host}:{port}/ (Ctrl-C stops it)")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Not app.run(): Flask ignores it inside a command of its own CLI.
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 #: Commands that need a working app; also offered as ``flask --app coordinator <command>``.
@@ -193,3 +202,6 @@ main = FlaskGroup(
 )
 for _command in (*APP_COMMANDS, run_command, shell_command, routes_command):
     main.add_command(_command)
+
+if __name__ == "__main__":
+    main()

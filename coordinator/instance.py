@@ -23,12 +23,30 @@ def create_key_file(path: Path, content: str) -> bool:
     return True
 
 
-def prepare(instance: Path, *, need_secret_key: bool) -> list[str]:
-    """Create the folder and any missing key files; return the names of what was created."""
+def create_private_file(path: Path) -> bool:
+    """Create an empty file readable only by its owner; False if it already exists."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    return True
+
+
+def prepare(instance: Path, *, need_secret_key: bool, sqlite_file: str | None = None) -> list[str]:
+    """Create the folder, missing key files and the SQLite file; return what was created.
+
+    The SQLite file is created empty with mode 0600 before SQLite opens it (SQLite would use the
+    process umask, typically world-readable, and gives its -wal/-shm files the same mode).
+    """
     created: list[str] = []
     if not instance.exists():
         instance.mkdir(mode=0o700, parents=True)
         created.append(str(instance))
     if need_secret_key and create_key_file(instance / SECRET_KEY_FILE, secrets.token_hex(32)):
         created.append(SECRET_KEY_FILE)
+    if sqlite_file and sqlite_file != ":memory:":
+        path = Path(sqlite_file)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if create_private_file(path):
+            created.append(path.name)
     return created

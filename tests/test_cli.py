@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import stat
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,11 +52,11 @@ def test_init_creates_the_instance_its_key_and_the_schema(
     result = _run("init")
 
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines() == [
-        f"created {instance}",
-        "created secret_key",
-        f"instance ready: {instance}",
-    ]
+    created = [f"created {instance}", "created secret_key"]
+    if url.startswith("sqlite"):
+        created.append(f"created {Path(url.removeprefix('sqlite:///')).name}")
+        assert stat.S_IMODE(Path(url.removeprefix("sqlite:///")).stat().st_mode) == 0o600
+    assert result.output.splitlines() == [*created, f"instance ready: {instance}"]
     key_file = instance / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert len(key_file.read_text().strip()) == 64
@@ -183,3 +189,40 @@ def test_demo_password_comes_from_the_environment_when_set(
         ]
         db.session.remove()
         db.engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_run_serves_the_app_on_the_given_port(installation: tuple[Path, str]) -> None:
+    _run("init")
+    port = _free_port()
+    server = subprocess.Popen(  # noqa: S603 (our own command, fixed arguments)
+        [sys.executable, "-m", "coordinator.cli", "run", "--port", str(port)],
+        env=os.environ.copy(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        page = _get_when_up(f"http://127.0.0.1:{port}/auth/login", server)
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0].decode()
+
+    assert "<h1>Logga in</h1>" in page
+    assert f"Coordinator is running on http://127.0.0.1:{port}/" in output
+
+
+def _get_when_up(url: str, server: subprocess.Popen[bytes], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                return response.read().decode()
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
