@@ -1,9 +1,15 @@
-"""Form building blocks shared by every domain package."""
+"""Form building blocks shared by every domain package, and how a form page is answered."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flask import render_template
 from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from wtforms.validators import Length, Regexp
+
+from coordinator.errors import DomainError
 
 #: The longest value any single-line text field accepts, unless a field says otherwise.
 SHORT_TEXT = 200
@@ -22,3 +28,22 @@ USERNAME_PATTERN = Regexp(
     r"^[A-Za-z0-9._-]{2,64}$",
     message=_l("2–64 characters: letters a–z, digits, dot, hyphen or underscore."),
 )
+
+
+def render_form(
+    template: str, form: FlaskForm, *, error: DomainError | None = None, **context: Any
+) -> tuple[str, int]:
+    """Render a form page with the status that says what happened.
+
+    200 when the form is shown for the first time, 400 when it came back invalid (each field
+    names its problem), and the error's own status when a service refused it (its message is
+    shown above the form as ``error``).
+    """
+    if error is not None:
+        status = error.status_code
+    elif form.is_submitted():
+        status = 400
+    else:
+        status = 200
+    message = error.message if error is not None else None
+    return render_template(template, form=form, error=message, **context), status

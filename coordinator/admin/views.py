@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
@@ -19,6 +21,7 @@ from coordinator.auth import service as auth_service
 from coordinator.auth.models import ProviderType, UnitKind
 from coordinator.auth.roles import Role
 from coordinator.errors import DomainError
+from coordinator.forms import render_form
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,18 +62,14 @@ def users() -> str:
 @admin_only
 def user_new() -> ViewResult:
     form = UserCreateForm(unit_choices=_unit_choices())
-    if not form.is_submitted():
-        return render_template("admin/user_new.html", form=form)
-    if not form.validate():
-        return render_template("admin/user_new.html", form=form), 400
+    if not form.validate_on_submit():
+        return render_form("admin/user_new.html", form)
     try:
         user = service.create_user(
             form.username.data or "", form.password.data or "", _user_details(form, is_active=True)
         )
     except DomainError as error:
-        return render_template("admin/user_new.html", form=form, error=error.message), (
-            error.status_code
-        )
+        return render_form("admin/user_new.html", form, error=error)
     flash(_("User %(username)s was created.", username=user.username), "success")
     return redirect(url_for(".users"))
 
@@ -80,9 +79,8 @@ def user_new() -> ViewResult:
 def user_edit(user_id: int) -> ViewResult:
     user = service.get_user(user_id)
     form = UserEditForm(obj=user, unit_choices=_unit_choices())
-    context = {
+    page: dict[str, Any] = {
         "user": user,
-        "form": form,
         "password_form": PasswordResetForm(formdata=None),
         "action_form": ConfirmForm(formdata=None),
         "locked_until": auth_service.locked_until(user),
@@ -90,9 +88,8 @@ def user_edit(user_id: int) -> ViewResult:
     if not form.is_submitted():
         form.role.data = user.role.value
         form.units.data = [unit.id for unit in user.units]
-        return render_template("admin/user_edit.html", **context)
-    if not form.validate():
-        return render_template("admin/user_edit.html", **context), 400
+    if not form.validate_on_submit():
+        return render_form("admin/user_edit.html", form, **page)
     try:
         service.update_user(
             user,
@@ -100,9 +97,7 @@ def user_edit(user_id: int) -> ViewResult:
             acting_user=current_actor().user,
         )
     except DomainError as error:
-        return render_template("admin/user_edit.html", error=error.message, **context), (
-            error.status_code
-        )
+        return render_form("admin/user_edit.html", form, error=error, **page)
     flash(_("The changes to %(username)s were saved.", username=user.username), "success")
     return redirect(url_for(".users"))
 
@@ -173,16 +168,12 @@ def _unit_details(form: UnitForm) -> service.UnitDetails:
 @admin_only
 def unit_new() -> ViewResult:
     form = UnitForm()
-    if not form.is_submitted():
-        return render_template("admin/unit_form.html", form=form, unit=None)
-    if not form.validate():
-        return render_template("admin/unit_form.html", form=form, unit=None), 400
+    if not form.validate_on_submit():
+        return render_form("admin/unit_form.html", form, unit=None)
     try:
         unit = service.create_unit(_unit_details(form))
     except DomainError as error:
-        return render_template("admin/unit_form.html", form=form, unit=None, error=error.message), (
-            error.status_code
-        )
+        return render_form("admin/unit_form.html", form, error=error, unit=None)
     flash(_("The care unit %(name)s was created.", name=unit.name), "success")
     return redirect(url_for(".units"))
 
@@ -195,14 +186,11 @@ def unit_edit(unit_id: int) -> ViewResult:
     if not form.is_submitted():
         form.kind.data = unit.kind.value
         form.provider_type.data = unit.provider_type.value
-        return render_template("admin/unit_form.html", form=form, unit=unit)
-    if not form.validate():
-        return render_template("admin/unit_form.html", form=form, unit=unit), 400
+    if not form.validate_on_submit():
+        return render_form("admin/unit_form.html", form, unit=unit)
     try:
         service.update_unit(unit, _unit_details(form))
     except DomainError as error:
-        return render_template("admin/unit_form.html", form=form, unit=unit, error=error.message), (
-            error.status_code
-        )
+        return render_form("admin/unit_form.html", form, error=error, unit=unit)
     flash(_("The care unit %(name)s was saved.", name=unit.name), "success")
     return redirect(url_for(".units"))

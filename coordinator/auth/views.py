@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import segno
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -21,6 +23,7 @@ from coordinator.auth.forms import (
     SignInForm,
 )
 from coordinator.auth.models import User
+from coordinator.forms import render_form
 from coordinator.navigation import safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -45,14 +48,12 @@ def login() -> ViewResult:
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next"), _home()))
     form = SignInForm(next=request.args.get("next", ""))
-    if not form.is_submitted():
-        return render_template("auth/login.html", form=form)
-    if not form.validate():
-        return render_template("auth/login.html", form=form), 400
+    if not form.validate_on_submit():
+        return render_form("auth/login.html", form)
     try:
         user = service.authenticate(form.username.data or "", form.password.data or "")
     except (service.SignInFailed, service.AccountLocked) as error:
-        return render_template("auth/login.html", form=form, error=error.message), error.status_code
+        return render_form("auth/login.html", form, error=error)
     if user.has_two_factor:
         websession.begin_pending(user, clock.now())
         return redirect(url_for(".verify_code", next=form.next.data or None))
@@ -67,14 +68,12 @@ def verify_code() -> ViewResult:
         flash(_("The sign-in was interrupted or took too long. Please sign in again."), "info")
         return redirect(url_for(".login"))
     form = CodeForm()
-    if not form.is_submitted():
-        return render_template("auth/code.html", form=form)
-    if not form.validate():
-        return render_template("auth/code.html", form=form), 400
+    if not form.validate_on_submit():
+        return render_form("auth/code.html", form)
     try:
         service.verify_second_factor(user, form.code.data or "")
     except (service.InvalidCode, service.AccountLocked) as error:
-        return render_template("auth/code.html", form=form, error=error.message), error.status_code
+        return render_form("auth/code.html", form, error=error)
     return _finish_sign_in(user, request.args.get("next"))
 
 
@@ -89,9 +88,8 @@ def choose_unit() -> ViewResult:
     form.unit.choices = [(unit.id, unit.name) for unit in units]
     if not form.is_submitted():
         form.unit.data = actor.unit.id if actor.unit else None
-        return render_template("auth/choose_unit.html", form=form, units=units)
-    if not form.validate():
-        return render_template("auth/choose_unit.html", form=form, units=units), 400
+    if not form.validate_on_submit():
+        return render_form("auth/choose_unit.html", form, units=units)
     unit = service.unit_for(actor.user, form.unit.data)
     websession.set_unit(unit)
     flash(_("You are now working in %(unit)s.", unit=unit.name), "success")
@@ -111,16 +109,12 @@ def logout() -> Response:
 def change_password() -> ViewResult:
     actor = current_actor()
     form = ChangePasswordForm()
-    if not form.is_submitted():
-        return render_template("auth/password.html", form=form)
-    if not form.validate():
-        return render_template("auth/password.html", form=form), 400
+    if not form.validate_on_submit():
+        return render_form("auth/password.html", form)
     try:
         service.change_password(actor.user, form.current.data or "", form.new.data or "")
     except (service.WrongPassword, service.PasswordRejected, service.AccountLocked) as error:
-        return render_template("auth/password.html", form=form, error=error.message), (
-            error.status_code
-        )
+        return render_form("auth/password.html", form, error=error)
     # The session token changed: renew this session so only the other ones end.
     websession.start(actor.user, actor.unit, clock.now())
     flash(_("Your password has been changed. Any other sessions have been signed out."), "success")
@@ -138,17 +132,13 @@ def two_factor() -> ViewResult:
     # segno's SVG is markup we generate; the secret is encoded in its path data, not as text.
     qr = Markup(segno.make(uri, error="m").svg_inline(border=2, omitsize=True))  # noqa: S704
     form = EnrolTotpForm()
-    context = {"user": user, "form": form, "secret": secret, "qr": qr}
-    if not form.is_submitted():
-        return render_template("auth/two_factor.html", **context)
-    if not form.validate():
-        return render_template("auth/two_factor.html", **context), 400
+    page: dict[str, Any] = {"user": user, "secret": secret, "qr": qr}
+    if not form.validate_on_submit():
+        return render_form("auth/two_factor.html", form, **page)
     try:
         service.enrol_totp(user, form.code.data or "", form.password.data or "")
     except (service.InvalidCode, service.WrongPassword, service.AccountLocked) as error:
-        return render_template("auth/two_factor.html", error=error.message, **context), (
-            error.status_code
-        )
+        return render_form("auth/two_factor.html", form, error=error, **page)
     flash(_("Two-step sign-in is on. You will be asked for a code when you sign in."), "success")
     return redirect(url_for(".two_factor"))
 
