@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from coordinator.auth import passwords
     from coordinator.auth.service import user_for_session
     from coordinator.auth.views import bp as auth_bp
+    from coordinator.crypto import runtime as crypto_runtime
     from coordinator.extensions import csrf, db, login_manager, migrate
     from coordinator.home.views import bp as home_bp
     from coordinator.patients.views import bp as patients_bp
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings.finalise(app.config, instance)
 
     db.init_app(app)
+    crypto_runtime.init_app(app)  # refuses to start without keys that fit the database
     migrate.init_app(
         app,
         db,

@@ -16,6 +16,7 @@ everyone, and :func:`check_all_views_declared` stops the app from starting with 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,6 +63,8 @@ class Actor:
     role: Role
     #: The care unit the user works in right now; None for administrators.
     unit: CareUnit | None
+    #: Identifies the request (or command) in the access log.
+    request_id: str = ""
 
 
 def _declare(rule: AccessRule) -> Callable[[View], View]:
@@ -135,7 +138,7 @@ def enforce() -> Response | None:
         return redirect(url_for("auth.login", next=current_path()))
     websession.touch(at)
     user: User = current_user._get_current_object()
-    actor = Actor(user=user, role=user.role, unit=_current_unit(user))
+    actor = Actor(user=user, role=user.role, unit=_current_unit(user), request_id=uuid.uuid4().hex)
     g.actor = actor
     if user.must_change_password and request.endpoint not in _PASSWORD_CHANGE_ENDPOINTS:
         return redirect(url_for("auth.change_password"))

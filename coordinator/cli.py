@@ -24,8 +24,11 @@ from coordinator import instance as instance_setup
 from coordinator.admin import service as admin_service
 from coordinator.auth.models import ProviderType, UnitKind
 from coordinator.auth.roles import Role
+from coordinator.crypto import rotation
+from coordinator.crypto import runtime as crypto_runtime
 from coordinator.errors import DomainError
 from coordinator.extensions import db
+from coordinator.journal import service as journal_service
 
 
 def _create_app(overrides: dict[str, object] | None = None) -> Flask:
@@ -64,15 +67,20 @@ def init_command() -> None:
     environment = settings.from_environment()
     url = make_url(settings.database_url(environment.get("SQLALCHEMY_DATABASE_URI", ""), instance))
     sqlite_file = url.database if url.get_backend_name() == "sqlite" and url.database else None
-    need_key = not environment.get("SECRET_KEY")
     created_files = instance_setup.prepare(
-        instance, need_secret_key=need_key, sqlite_file=sqlite_file
+        instance,
+        need_secret_key=not environment.get("SECRET_KEY"),
+        need_encryption_keys=not environment.get("ENCRYPTION_KEYS"),
+        sqlite_file=sqlite_file,
     )
     for created in created_files:
         click.echo(f"created {created}")
     app = _create_app()
     with app.app_context():
         upgrade()
+        if crypto_runtime.write_canary():
+            click.echo(f"wrote the key canary for key version {crypto_runtime.keys().current}")
+        db.session.commit()
         db.engine.dispose()
     click.echo(f"instance ready: {instance}")
 
@@ -166,6 +174,56 @@ def demo_data_command(reset_passwords: bool) -> None:
         click.echo(f"Password (shown once): {password}")
 
 
+@click.command("rotate-keys")
+@click.option("--batch-size", default=500, show_default=True, help="Rows per committed batch.")
+@_in_app
+def rotate_keys_command(batch_size: int) -> None:
+    """Add a key version, re-encrypt everything under it, retire the old one (resumable)."""
+
+    def show(table: str, done: int, total: int) -> None:
+        click.echo(f"  {table}: {done}/{total}")
+
+    try:
+        report = rotation.rotate(batch_size=batch_size, progress=show)
+    except rotation.RotationRefused as error:
+        raise click.ClickException(str(error)) from error
+    if report.added is not None:
+        click.echo(f"added key version {report.added}; it encrypts everything written from now on")
+    else:
+        click.echo(f"resumed the rotation to key version {report.current}")
+    for table, count in sorted(report.reencrypted.items()):
+        click.echo(f"re-encrypted {count} rows in {table}")
+    if report.remaining:
+        versions = ", ".join(f"v{v}: {n}" for v, n in sorted(report.remaining.items()))
+        click.echo(
+            f"values still under old keys ({versions}); restart every app instance so it "
+            "loads the new key, then run rotate-keys again"
+        )
+        sys.exit(1)
+    if report.retired:
+        click.echo(f"retired key version(s) {', '.join(map(str, report.retired))}")
+    if report.instructions:
+        click.echo(report.instructions)
+
+
+@click.command("verify-journal")
+@_in_app
+def verify_journal_command() -> None:
+    """Check both journal chains end to end; exit 1 at the first broken entry."""
+    broken = False
+    for result in journal_service.verify_all():
+        if result.broken is None:
+            click.echo(f"{result.chain.value}: {result.verified} entries verified, chain intact")
+        else:
+            broken = True
+            click.echo(
+                f"{result.chain.value}: BROKEN at entry {result.broken.seq}: "
+                f"{result.broken.reason} ({result.verified} entries before it verified)"
+            )
+    if broken:
+        sys.exit(1)
+
+
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -184,7 +242,14 @@ def run_command(host: str, port: int) -> None:
 
 
 #: Commands that need a working app; also offered as ``flask --app coordinator <command>``.
-APP_COMMANDS = (init_command, create_unit_command, create_user_command, demo_data_command)
+APP_COMMANDS = (
+    init_command,
+    create_unit_command,
+    create_user_command,
+    demo_data_command,
+    rotate_keys_command,
+    verify_journal_command,
+)
 
 
 def register(app: Flask) -> None:

@@ -52,6 +52,11 @@ class Config:
     #: which ``coordinator init`` creates. Never a built-in fallback.
     SECRET_KEY = ""
 
+    #: The encryption key ring as JSON (see ``coordinator/crypto/keys.py``). Empty: read from
+    #: ``instance/encryption_keys``, which ``coordinator init`` creates with mode 0600. Never a
+    #: built-in fallback, and never stored in the database.
+    ENCRYPTION_KEYS = ""
+
     #: Minutes of inactivity after which a signed-in user is signed out.
     SESSION_IDLE_MINUTES = 30
     #: Seconds a half-finished sign-in (password given, second factor not yet) stays valid.
@@ -109,6 +114,7 @@ def _bool(value: str) -> bool:
 ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "DATABASE_URL": ("SQLALCHEMY_DATABASE_URI", str),
     "COORDINATOR_SECRET_KEY": ("SECRET_KEY", str),
+    "COORDINATOR_ENCRYPTION_KEYS": ("ENCRYPTION_KEYS", str),
     "COORDINATOR_SESSION_IDLE_MINUTES": ("SESSION_IDLE_MINUTES", _int),
     "COORDINATOR_FORCE_HTTPS": ("FORCE_HTTPS", _bool),
     "COORDINATOR_DEMO_PASSWORD": ("DEMO_PASSWORD", str),

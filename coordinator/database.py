@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, g
 from sqlalchemy import DateTime, Dialect, MetaData, event
 from sqlalchemy import Enum as SQLEnum
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -83,6 +83,24 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 10000")
     cursor.close()
+    # SQLAlchemy emits BEGIN itself (below), not the driver.
+    dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(connection: Connection) -> None:
+    """Take SQLite's write lock when a transaction begins, not at its first write.
+
+    Nearly every request writes (the access log), and a transaction that read first and then
+    tries to write after another one committed fails at once with SQLITE_BUSY instead of
+    waiting. Starting with BEGIN IMMEDIATE makes writers queue (``busy_timeout``); readers are
+    never blocked in WAL mode. A connection with the execution option ``read_only=True`` (long
+    reads such as journal verification) begins a plain deferred snapshot instead.
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    read_only = connection.get_execution_options().get("read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def persist_despite_failure() -> None:

@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from coordinator.config import SECRET_KEY_FILE
+from coordinator.crypto.keys import KEY_FILE, KeyRing
 
 
 def create_key_file(path: Path, content: str) -> bool:
@@ -32,7 +33,13 @@ def create_private_file(path: Path) -> bool:
     return True
 
 
-def prepare(instance: Path, *, need_secret_key: bool, sqlite_file: str | None = None) -> list[str]:
+def prepare(
+    instance: Path,
+    *,
+    need_secret_key: bool,
+    need_encryption_keys: bool = False,
+    sqlite_file: str | None = None,
+) -> list[str]:
     """Create the folder, missing key files and the SQLite file; return what was created.
 
     The SQLite file is created empty with mode 0600 before SQLite opens it (SQLite would use the
@@ -44,6 +51,8 @@ def prepare(instance: Path, *, need_secret_key: bool, sqlite_file: str | None = 
         created.append(str(instance))
     if need_secret_key and create_key_file(instance / SECRET_KEY_FILE, secrets.token_hex(32)):
         created.append(SECRET_KEY_FILE)
+    if need_encryption_keys and create_key_file(instance / KEY_FILE, KeyRing.generate().dumps()):
+        created.append(KEY_FILE)
     if sqlite_file and sqlite_file != ":memory:":
         path = Path(sqlite_file)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

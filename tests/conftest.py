@@ -16,10 +16,15 @@ from flask_migrate import upgrade
 from coordinator import create_app
 from coordinator.auth.models import CareUnit, User
 from coordinator.auth.roles import Role
+from coordinator.crypto.keys import KeyRing
+from coordinator.crypto.runtime import write_canary
 from coordinator.extensions import db
 from tests.databases import DatabaseFactory
 from tests.factories import UnitFactory, UserFactory
 from tests.helpers import sign_in, submit
+
+#: The key ring of this test run: real keys, generated once, never written to disk.
+TEST_KEYS = KeyRing.generate().dumps()
 
 
 def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
@@ -29,6 +34,7 @@ def make_app(database_url: str, instance: Path, **overrides: Any) -> Flask:
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": secrets.token_hex(32),
+        "ENCRYPTION_KEYS": TEST_KEYS,
         "PASSWORD_HASH_PROFILE": "CHEAPEST",
         **overrides,
     }
@@ -43,6 +49,8 @@ def databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DatabaseFact
     app = make_app(template, tmp_path_factory.mktemp("template-instance"))
     with app.app_context():
         upgrade()
+        write_canary()
+        db.session.commit()
         db.engine.dispose()
     factory.set_template(template)
     yield factory

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, inspect
 from coordinator import create_app
 from coordinator.auth.service import authenticate
 from coordinator.cli import main
+from coordinator.crypto.keys import KeyRing
 from coordinator.extensions import db
 from tests.databases import DatabaseFactory
 
@@ -52,31 +53,41 @@ def test_init_creates_the_instance_its_key_and_the_schema(
     result = _run("init")
 
     assert result.exit_code == 0, result.output
-    created = [f"created {instance}", "created secret_key"]
+    created = [f"created {instance}", "created secret_key", "created encryption_keys"]
     if url.startswith("sqlite"):
         created.append(f"created {Path(url.removeprefix('sqlite:///')).name}")
         assert stat.S_IMODE(Path(url.removeprefix("sqlite:///")).stat().st_mode) == 0o600
-    assert result.output.splitlines() == [*created, f"instance ready: {instance}"]
+    assert result.output.splitlines() == [
+        *created,
+        "wrote the key canary for key version 1",
+        f"instance ready: {instance}",
+    ]
     key_file = instance / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert len(key_file.read_text().strip()) == 64
+    encryption_keys = KeyRing.parse((instance / "encryption_keys").read_text(), source="test")
+    assert stat.S_IMODE((instance / "encryption_keys").stat().st_mode) == 0o600
+    assert (encryption_keys.versions, encryption_keys.current) == ((1,), 1)
     engine = create_engine(url)
     try:
         tables = set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert {"users", "care_units", "user_units", "login_throttles", "alembic_version"} <= tables
+    assert {"users", "care_units", "user_units", "login_throttles", "alembic_version",
+            "encryption_canaries", "patients", "access_log", "case_journal"} <= tables  # fmt: skip
 
 
 def test_init_twice_keeps_the_key_and_changes_nothing(installation: tuple[Path, str]) -> None:
     instance, _ = installation
     _run("init")
     key = (instance / "secret_key").read_text()
+    encryption_keys = (instance / "encryption_keys").read_text()
 
     result = _run("init")
 
     assert result.output.splitlines() == [f"instance ready: {instance}"]
     assert (instance / "secret_key").read_text() == key
+    assert (instance / "encryption_keys").read_text() == encryption_keys
 
 
 def test_commands_before_init_explain_what_to_do(installation: tuple[Path, str]) -> None:

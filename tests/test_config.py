@@ -13,6 +13,7 @@ from coordinator.config import (
     from_environment,
     instance_path,
 )
+from tests.conftest import TEST_KEYS
 
 GOOD_KEY = "k" * 64
 
@@ -27,6 +28,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "COORDINATOR_SESSION_IDLE_MINUTES",
     ):
         monkeypatch.delenv(variable, raising=False)
+    # Not the subject here (see tests/crypto/test_runtime.py); a valid key ring for every app.
+    monkeypatch.setenv("COORDINATOR_ENCRYPTION_KEYS", TEST_KEYS)
 
 
 def test_without_a_secret_key_the_app_refuses_to_start(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coordinator import clock
 from coordinator.auth.roles import Role
+from coordinator.crypto import Encrypted, EncryptedRow
 from coordinator.database import UTCDateTime, enum_column
 from coordinator.extensions import Model, db
 
@@ -75,7 +76,7 @@ class CareUnit(Model):
         return f"<CareUnit {self.id}>"
 
 
-class User(UserMixin, Model):
+class User(UserMixin, EncryptedRow, Model):
     """A person who signs in."""
 
     __tablename__ = "users"
@@ -95,11 +96,10 @@ class User(UserMixin, Model):
     #: Set when an administrator chose the password; the user must replace it at next sign-in.
     must_change_password: Mapped[bool] = mapped_column(default=False)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
-    #: Base32 TOTP secret once enrolled. (Moved behind field-level encryption by the
-    #: protection core; see docs/security.md.)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
-    #: Secret shown during enrolment, until the user confirms it with a code.
-    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    #: Base32 TOTP secret once enrolled (encrypted).
+    totp_secret = Encrypted(str, nullable=True)
+    #: Secret shown during enrolment, until the user confirms it with a code (encrypted).
+    totp_pending_secret = Encrypted(str, nullable=True)
     totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Time step of the last accepted TOTP code: a code is never accepted twice.
     totp_last_timestep: Mapped[int | None] = mapped_column()

@@ -1,0 +1,174 @@
+"""Sealing and verifying the hash chains.
+
+An entry's seal is ``HMAC-SHA256(seal_key(chain, key_version), canonical || prev_hash)``; the
+canonical form joins the fields in :data:`ACCESS_FIELDS` / :data:`CASE_FIELDS` with a unit
+separator. Editing an entry breaks its seal; deleting, inserting or reordering entries breaks
+the ``prev_hash`` link or the gapless sequence; cutting entries off the end no longer reaches
+the head recorded in ``journal_heads``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection, Table, select, update
+from sqlalchemy.orm import Session, scoped_session
+
+from coordinator.crypto.keys import KeyRing, KeyRingError
+from coordinator.journal.models import (
+    HASH_BYTES,
+    AccessLogEntry,
+    CaseJournalEntry,
+    Chain,
+    ChainHead,
+)
+
+#: The ``prev_hash`` of the first entry of every chain.
+GENESIS = bytes(HASH_BYTES)
+
+#: The sealed fields of each chain, in canonical order.
+ACCESS_FIELDS = (
+    "seq", "at", "user_id", "unit_id", "role", "patient_id", "action",
+    "object_type", "object_id", "request_id", "key_version",
+)  # fmt: skip
+CASE_FIELDS = (
+    "seq", "uid", "at", "author_id", "unit_id", "role", "patient_id", "kind",
+    "content_digest", "corrects_seq", "key_version",
+)  # fmt: skip
+
+_TABLES: dict[Chain, tuple[Table, tuple[str, ...]]] = {
+    Chain.ACCESS: (AccessLogEntry.__table__, ACCESS_FIELDS),  # type: ignore[dict-item]
+    Chain.CASE: (CaseJournalEntry.__table__, CASE_FIELDS),  # type: ignore[dict-item]
+}
+_HEADS: Table = ChainHead.__table__  # type: ignore[assignment]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    return str(value)
+
+
+def canonical(values: Iterable[Any]) -> bytes:
+    return "\x1f".join(map(_text, values)).encode("utf-8")
+
+
+def seal(key: bytes, values: Iterable[Any], prev_hash: bytes) -> bytes:
+    return hmac.digest(key, canonical(values) + prev_hash, "sha256")
+
+
+def content_digest(keys: KeyRing, version: int, heading: str, body: str) -> bytes:
+    """The keyed digest of a case journal entry's text, which the chain covers."""
+    key = keys.seal_key(version, "case-content")
+    return hmac.digest(key, f"{heading}\x1f{body}".encode(), "sha256")
+
+
+def append(
+    session: Session | scoped_session[Any], keys: KeyRing, chain: Chain, entries: Sequence[Any]
+) -> None:
+    """Number, link and seal ``entries`` at the end of ``chain`` and add them to the session.
+
+    The head row is updated first, in the caller's transaction: concurrent appenders queue on
+    its lock and each sees the head the previous one committed, so the chain never forks.
+    """
+    if not entries:
+        return
+    _, fields = _TABLES[chain]
+    last_seq, prev_hash = session.execute(
+        update(_HEADS)
+        .where(_HEADS.c.chain == chain.value)
+        .values(seq=_HEADS.c.seq + len(entries))
+        .returning(_HEADS.c.seq, _HEADS.c.hash)
+    ).one()
+    version = keys.current
+    key = keys.seal_key(version, chain.value)
+    for position, entry in enumerate(entries, start=last_seq - len(entries) + 1):
+        entry.seq = position
+        entry.key_version = version
+        entry.prev_hash = prev_hash
+        entry.hash = seal(key, (getattr(entry, name) for name in fields), prev_hash)
+        prev_hash = entry.hash
+    session.add_all(entries)
+    session.execute(update(_HEADS).where(_HEADS.c.chain == chain.value).values(hash=prev_hash))
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    chain: Chain
+    #: Entries whose seal and link were checked and found intact.
+    verified: int
+    broken: Break | None
+
+    @property
+    def is_intact(self) -> bool:
+        return self.broken is None
+
+
+def verify(
+    connection: Connection, keys: KeyRing, chain: Chain, batch: int = 20_000
+) -> Verification:
+    """Walk ``chain`` from its first entry and report the first break, if any."""
+    table, fields = _TABLES[chain]
+    columns = [table.c[name] for name in fields]
+    version_at = fields.index("key_version")
+    result = connection.execution_options(yield_per=batch).execute(
+        select(*columns, table.c.prev_hash, table.c.hash).order_by(table.c.seq)
+    )
+    seal_keys: dict[int, bytes] = {}
+    expected_seq, expected_prev = 1, GENESIS
+    digest, compare = hmac.digest, hmac.compare_digest
+    width = len(fields)
+    for row in result:
+        seq = row[0]
+        if seq != expected_seq:
+            return Verification(chain, expected_seq - 1, Break(expected_seq, _MISSING))
+        if row[width] != expected_prev:
+            return Verification(chain, seq - 1, Break(seq, _UNLINKED))
+        version = row[version_at]
+        key = seal_keys.get(version)
+        if key is None:
+            try:
+                key = seal_keys[version] = keys.seal_key(version, chain.value)
+            except KeyRingError:
+                return Verification(
+                    chain, seq - 1, Break(seq, f"sealed with unknown key version {version}")
+                )
+        expected_prev = row[width + 1]
+        if not compare(digest(key, canonical(row[:width]) + row[width], "sha256"), expected_prev):
+            return Verification(chain, seq - 1, Break(seq, _ALTERED))
+        expected_seq += 1
+    result.close()
+    count = expected_seq - 1
+    head_seq, head_hash = connection.execute(
+        select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == chain.value)
+    ).one()
+    if head_seq != count or head_hash != expected_prev:
+        return Verification(chain, count, Break(count + 1, _CUT))
+    return Verification(chain, count, None)
+
+
+_MISSING = "entry missing: the sequence has a gap (an entry was deleted or renumbered)"
+_UNLINKED = "does not follow the entry before it (entries were deleted, inserted or reordered)"
+_ALTERED = "content does not match its seal (the entry was altered)"
+_CUT = "the chain ends before its recorded head (entries at the end were deleted)"

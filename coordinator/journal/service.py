@@ -1,0 +1,150 @@
+"""The journal's one door: every feature records accesses and case events through here.
+
+* :func:`record_access` / :func:`record_accesses` — an access-log entry per patient touched
+  (a list page logs every patient it shows);
+* :func:`add_entry` — a signed case journal entry (and the access-log entry for writing it);
+* :func:`timeline` — a patient's case journal, newest first (logged as a read).
+
+All of them append in the caller's transaction: the entry lands with the change it records,
+or neither does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, UOWTransaction
+
+from coordinator import clock
+from coordinator.access import Actor
+from coordinator.crypto import keys
+from coordinator.errors import DomainError
+from coordinator.extensions import db
+from coordinator.journal import chain
+from coordinator.journal.models import (
+    AccessAction,
+    AccessLogEntry,
+    CaseJournalEntry,
+    Chain,
+    EntryKind,
+)
+from coordinator.patients.models import Patient
+
+#: Longest heading and body accepted for a case journal entry.
+HEADING_MAX = 120
+BODY_MAX = 20_000
+
+
+class InvalidEntry(DomainError):
+    default_message = _l("The journal entry is incomplete.")
+
+
+def _access_entry(
+    actor: Actor, patient: Patient, action: AccessAction, object_type: str, object_id: Any
+) -> AccessLogEntry:
+    return AccessLogEntry(
+        at=clock.now(),
+        user_id=actor.user.id,
+        unit_id=actor.unit.id if actor.unit else None,
+        role=actor.role,
+        patient_id=patient.id,
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        request_id=actor.request_id or "-",
+    )
+
+
+def record_access(
+    actor: Actor,
+    patient: Patient,
+    action: AccessAction,
+    object_type: str = "patient",
+    object_id: Any = None,
+) -> AccessLogEntry:
+    """Log one access to ``patient``'s data."""
+    entry = _access_entry(actor, patient, action, object_type, object_id)
+    chain.append(db.session, keys(), Chain.ACCESS, [entry])
+    return entry
+
+
+def record_accesses(
+    actor: Actor, patients: Sequence[Patient], action: AccessAction, object_type: str = "patient"
+) -> None:
+    """Log an access to each of ``patients`` (one append for the lot)."""
+    entries = [_access_entry(actor, p, action, object_type, p.uid.hex) for p in patients]
+    chain.append(db.session, keys(), Chain.ACCESS, entries)
+
+
+def add_entry(
+    actor: Actor,
+    patient: Patient,
+    kind: EntryKind,
+    heading: str,
+    body: str,
+    *,
+    corrects: CaseJournalEntry | None = None,
+) -> CaseJournalEntry:
+    """Sign a new case journal entry on ``patient``'s case."""
+    heading, body = heading.strip(), body.strip()
+    if not heading or not body:
+        raise InvalidEntry(_l("A journal entry needs a heading and a text."))
+    if len(heading) > HEADING_MAX or len(body) > BODY_MAX:
+        raise InvalidEntry(_l("The heading or the text is too long."))
+    if corrects is not None and corrects.patient_id != patient.id:
+        raise InvalidEntry(_l("A correction must belong to the same patient."))
+    keyring = keys()
+    entry = CaseJournalEntry(
+        at=clock.now(),
+        author_id=actor.user.id,
+        unit_id=actor.unit.id if actor.unit else None,
+        role=actor.role,
+        patient_id=patient.id,
+        kind=EntryKind.CORRECTION if corrects is not None else kind,
+        corrects_seq=corrects.seq if corrects is not None else None,
+        content_digest=chain.content_digest(keyring, keyring.current, heading, body),
+    )
+    entry.heading = heading
+    entry.body = body
+    chain.append(db.session, keyring, Chain.CASE, [entry])
+    record_access(actor, patient, AccessAction.CREATE, "journal_entry", entry.seq)
+    return entry
+
+
+def timeline(actor: Actor, patient: Patient) -> list[CaseJournalEntry]:
+    """The patient's case journal, newest first."""
+    entries = db.session.scalars(
+        select(CaseJournalEntry)
+        .where(CaseJournalEntry.patient_id == patient.id)
+        .order_by(CaseJournalEntry.seq.desc())
+    ).all()
+    record_access(actor, patient, AccessAction.READ, "case_journal")
+    return list(entries)
+
+
+class JournalIsAppendOnly(RuntimeError):
+    """Code tried to change or delete a journal entry through the ORM."""
+
+
+_JOURNAL_MODELS = (AccessLogEntry, CaseJournalEntry)
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    """The ORM never updates or deletes a journal entry (the triggers back this up)."""
+    for instance in session.deleted:
+        if isinstance(instance, _JOURNAL_MODELS):
+            raise JournalIsAppendOnly(f"{type(instance).__name__} entries are never deleted")
+    for instance in session.dirty:
+        if isinstance(instance, _JOURNAL_MODELS) and session.is_modified(instance):
+            raise JournalIsAppendOnly(f"{type(instance).__name__} entries are never changed")
+
+
+def verify_all() -> list[chain.Verification]:
+    """Verify both chains on a read-only snapshot (on SQLite, writers are not held up)."""
+    with db.engine.connect() as connection:
+        connection = connection.execution_options(read_only=True)
+        return [chain.verify(connection, keys(), which) for which in Chain]
