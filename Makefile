@@ -45,7 +45,7 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		-o coordinator/translations/messages.pot .
 	$(BIN)/pybabel update -i coordinator/translations/messages.pot -d coordinator/translations \
-		--no-location --no-wrap
+		--no-wrap --ignore-obsolete
 	rm coordinator/translations/messages.pot
 
 clean:

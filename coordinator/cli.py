@@ -183,14 +183,17 @@ def rotate_keys_command(batch_size: int) -> None:
     def show(table: str, done: int, total: int) -> None:
         click.echo(f"  {table}: {done}/{total}")
 
+    def announce(report: rotation.RotationReport) -> None:
+        if report.added is not None:
+            click.echo(f"added key version {report.added}; new values are encrypted with it")
+        else:
+            click.echo(f"resuming the rotation to key version {report.current}")
+        click.echo("re-encrypting:")
+
     try:
-        report = rotation.rotate(batch_size=batch_size, progress=show)
+        report = rotation.rotate(batch_size=batch_size, progress=show, started=announce)
     except rotation.RotationRefused as error:
         raise click.ClickException(str(error)) from error
-    if report.added is not None:
-        click.echo(f"added key version {report.added}; it encrypts everything written from now on")
-    else:
-        click.echo(f"resumed the rotation to key version {report.current}")
     for table, count in sorted(report.reencrypted.items()):
         click.echo(f"re-encrypted {count} rows in {table}")
     if report.remaining:

@@ -9,6 +9,7 @@ Models never commit themselves.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -112,12 +113,27 @@ def persist_despite_failure() -> None:
     g.persist_despite_failure = True
 
 
+def after_rollback(callback: Callable[[], None]) -> None:
+    """Run ``callback`` in a fresh transaction if this request's unit of work is rolled back.
+
+    For records of things that happened even though the request failed: patient data shown on
+    a page that reports an error was still read, and the access log must say so.
+    """
+    callbacks: list[Callable[[], None]] = g.setdefault("after_rollback", [])
+    callbacks.append(callback)
+
+
 def commit_request(response: Response) -> Response:
     """Commit the request's unit of work, or roll it back if the response reports a failure."""
     from coordinator.extensions import db
 
     if response.status_code >= 400 and not g.get("persist_despite_failure", False):
         db.session.rollback()
+        callbacks = g.pop("after_rollback", [])
+        for callback in callbacks:
+            callback()
+        if callbacks:
+            db.session.commit()
     else:
         db.session.commit()
     return response

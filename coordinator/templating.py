@@ -10,6 +10,7 @@ from flask_babel import format_date, format_datetime, get_locale
 from coordinator.i18n import LANGUAGE_NAMES
 from coordinator.menu import main_menu
 from coordinator.navigation import current_path
+from coordinator.patients.identity import format_personnummer
 
 
 def _context() -> dict[str, Any]:
@@ -27,3 +28,4 @@ def init_app(app: Flask) -> None:
     app.context_processor(_context)
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(format_date, "date")
+    app.add_template_filter(format_personnummer, "personnummer")

@@ -19,8 +19,9 @@ from coordinator.auth.roles import Role
 from coordinator.crypto.keys import KeyRing
 from coordinator.crypto.runtime import write_canary
 from coordinator.extensions import db
+from coordinator.patients.models import Patient
 from tests.databases import DatabaseFactory
-from tests.factories import UnitFactory, UserFactory
+from tests.factories import PatientFactory, UnitFactory, UserFactory
 from tests.helpers import sign_in, submit
 
 #: The key ring of this test run: real keys, generated once, never written to disk.
@@ -101,6 +102,17 @@ class UserRef:
 
 
 @dataclass(frozen=True)
+class PatientRef:
+    id: int
+    uid: str
+    unit_id: int
+
+    @classmethod
+    def of(cls, patient: Patient) -> PatientRef:
+        return cls(id=patient.id, uid=str(patient.uid), unit_id=patient.unit_id)
+
+
+@dataclass(frozen=True)
 class World:
     """Two care units and one user per role: the cast most tests need."""
 
@@ -113,6 +125,9 @@ class World:
     #: Manager of both units.
     manager: UserRef
     admin: UserRef
+    #: A patient of each unit.
+    patient_a: PatientRef
+    patient_b: PatientRef
 
 
 @pytest.fixture
@@ -126,7 +141,22 @@ def world(app: Flask) -> World:
             UserFactory(username="chef", role=Role.MANAGER, units=[unit_a, unit_b]),
             UserFactory(username="admin", role=Role.ADMIN),
         ]
-        return World(UnitRef.of(unit_a), UnitRef.of(unit_b), *(UserRef.of(u) for u in users))
+        patient_a = PatientFactory(
+            unit_id=unit_a.id,
+            personnummer="194107086995",
+            first_name="Tolvan",
+            last_name="Tolvansson",
+        )
+        patient_b = PatientFactory(
+            unit_id=unit_b.id, personnummer="198112289874", first_name="Elva", last_name="Elvasson"
+        )
+        return World(
+            UnitRef.of(unit_a),
+            UnitRef.of(unit_b),
+            *(UserRef.of(u) for u in users),
+            PatientRef.of(patient_a),
+            PatientRef.of(patient_b),
+        )
 
 
 @pytest.fixture

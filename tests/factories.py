@@ -9,6 +9,7 @@ from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.passwords import hash_password
 from coordinator.auth.roles import Role
 from coordinator.extensions import db
+from coordinator.patients.models import Patient
 
 #: The password every factory user gets.
 PASSWORD = "correct horse battery staple"
@@ -42,3 +43,16 @@ class UserFactory(_Factory):
     password_hash = factory.LazyFunction(lambda: hash_password(PASSWORD))
     is_active = True
     units = factory.LazyFunction(list)
+
+
+class PatientFactory(_Factory):
+    """A patient; pass ``unit_id``. Fields go through the real encryption."""
+
+    class Meta:
+        model = Patient
+
+    personnummer = factory.Sequence(
+        lambda n: f"1980{(n % 12) + 1:02d}{(n % 28) + 1:02d}{n % 10000:04d}"
+    )
+    first_name = factory.Sequence(lambda n: f"Förnamn{n}")
+    last_name = factory.Sequence(lambda n: f"Efternamn{n}")

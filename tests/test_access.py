@@ -54,6 +54,12 @@ ROUTES: dict[str, Route] = {
     "auth.two_factor": Route("GET", "/auth/two-step", EVERYONE),
     "home.index": Route("GET", "/", EVERYONE),
     "patients.index": Route("GET", "/patients/", frozenset({COORDINATOR, MANAGER})),
+    # An empty search form: 400 with the field's message.
+    "patients.search": Route("POST", "/patients/search", frozenset({COORDINATOR, MANAGER}), 400),
+    "patients.show": Route("GET", "/patients/{patient}", frozenset({COORDINATOR, MANAGER})),
+    "patients.add_note": Route(
+        "POST", "/patients/{patient}/journal", frozenset({COORDINATOR}), 400
+    ),
     "admin.index": Route("GET", "/admin/", frozenset({ADMIN}), ok_status=302),
     "admin.users": Route("GET", "/admin/users", frozenset({ADMIN})),
     "admin.user_new": Route("GET", "/admin/users/new", frozenset({ADMIN})),
@@ -86,7 +92,11 @@ def test_the_table_matches_the_rules_declared_on_the_views(app: Flask) -> None:
 
 
 def _request(client: FlaskClient, route: Route, world: World) -> tuple[int, str]:
-    path = route.path.format(user=world.coordinator_b.id, unit=world.unit_b.id)
+    # Users and units of unit B (administration is not unit-bound); a patient of unit A, where
+    # the coordinator and the manager are working.
+    path = route.path.format(
+        user=world.coordinator_b.id, unit=world.unit_b.id, patient=world.patient_a.uid
+    )
     if route.method == "GET":
         response = client.get(path)
     else:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, select
 
-from coordinator import create_app
+from coordinator import create_app, demo
 from coordinator.auth.service import authenticate
 from coordinator.cli import main
 from coordinator.crypto.keys import KeyRing
@@ -237,3 +237,44 @@ def _get_when_up(url: str, server: subprocess.Popen[bytes], timeout: float = 30)
             if server.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_a_raw_read_of_the_database_after_the_demo_reveals_no_patient_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The threat model's first promise: a stolen SQLite file (with its WAL) tells nothing."""
+    instance = tmp_path / "stolen"
+    monkeypatch.setenv("COORDINATOR_INSTANCE", str(instance))
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # the embedded default, whatever CI runs
+    monkeypatch.delenv("COORDINATOR_SECRET_KEY", raising=False)
+    monkeypatch.delenv("COORDINATOR_ENCRYPTION_KEYS", raising=False)
+    _run("init")
+    assert _run("demo-data").exit_code == 0
+    app = create_app()
+    with app.app_context():
+        from coordinator.patients.models import Patient
+
+        assert len(db.session.scalars(select(Patient)).all()) == len(demo.PATIENTS)
+        db.session.remove()
+        db.engine.dispose()
+
+    raw = b"".join(path.read_bytes() for path in instance.glob("coordinator.db*"))
+
+    secrets_in_the_demo = [
+        text
+        for patient in demo.PATIENTS
+        for text in (
+            patient.personnummer,
+            patient.personnummer[2:],
+            f"{patient.personnummer[2:8]}-{patient.personnummer[8:]}",
+            patient.first_name,
+            patient.last_name,
+            *(part for note in patient.notes for part in note),
+        )
+    ]
+    assert len(secrets_in_the_demo) == 3 * 5 + 4 * 2  # three patients, four notes
+    for text in secrets_in_the_demo:
+        for encoding in ("utf-8", "utf-16-le"):
+            assert text.encode(encoding) not in raw, text
+        assert text.lower().encode() not in raw, text
+    assert b"demo)" in raw  # the file is readable and holds the (non-secret) unit names

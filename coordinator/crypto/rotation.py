@@ -62,7 +62,16 @@ def _install(keyring: KeyRing) -> None:
     current_app.extensions[runtime.EXTENSION] = keyring
 
 
-def rotate(batch_size: int = 500, progress: Progress | None = None) -> RotationReport:
+def rotate(
+    batch_size: int = 500,
+    progress: Progress | None = None,
+    started: Callable[[RotationReport], None] | None = None,
+) -> RotationReport:
+    """Rotate to a new key version, or finish an interrupted rotation; see the module notes.
+
+    ``started`` is called once the version to rotate to is settled (and saved), ``progress``
+    after every committed batch with the table, rows done and rows in all.
+    """
     keyring = runtime.keys()
     report = RotationReport()
     if len(keyring.active_versions) == 1:
@@ -77,6 +86,8 @@ def rotate(batch_size: int = 500, progress: Progress | None = None) -> RotationR
     report.current = keyring.current
     runtime.write_canary(keyring.current)
     db.session.commit()
+    if started is not None:
+        started(report)
     for model, fields in REGISTRY.items():
         report.reencrypted[model.__tablename__] = _reencrypt(model, fields, batch_size, progress)  # type: ignore[attr-defined]
     report.remaining = _values_not_current(keyring)

@@ -16,9 +16,10 @@ from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coordinator import clock
+from coordinator.auth.models import User
 from coordinator.auth.roles import Role
 from coordinator.crypto import Encrypted, EncryptedRow
 from coordinator.database import UTCDateTime, enum_column
@@ -161,3 +162,6 @@ class CaseJournalEntry(EncryptedRow, Model):
     key_version: Mapped[int]
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES))
     hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES))
+
+    #: Who signed it (shown with the entry).
+    author: Mapped[User] = relationship(viewonly=True, lazy="joined")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from flask import has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, UOWTransaction
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, UOWTransaction
 from coordinator import clock
 from coordinator.access import Actor
 from coordinator.crypto import keys
+from coordinator.database import after_rollback
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.journal import chain
@@ -58,6 +60,15 @@ def _access_entry(
     )
 
 
+#: Accesses that happened even if the request then fails: data was shown or handed out.
+#: They are logged again after a rollback; creations and changes rolled back did not happen.
+_SURVIVE_ROLLBACK = frozenset(
+    {AccessAction.READ, AccessAction.SEARCH, AccessAction.PRINT, AccessAction.EXPORT}
+)
+_LOGGED_COLUMNS = ("at", "user_id", "unit_id", "role", "patient_id", "action", "object_type",
+                   "object_id", "request_id")  # fmt: skip
+
+
 def record_access(
     actor: Actor,
     patient: Patient,
@@ -67,7 +78,7 @@ def record_access(
 ) -> AccessLogEntry:
     """Log one access to ``patient``'s data."""
     entry = _access_entry(actor, patient, action, object_type, object_id)
-    chain.append(db.session, keys(), Chain.ACCESS, [entry])
+    _append_accesses([entry])
     return entry
 
 
@@ -75,8 +86,23 @@ def record_accesses(
     actor: Actor, patients: Sequence[Patient], action: AccessAction, object_type: str = "patient"
 ) -> None:
     """Log an access to each of ``patients`` (one append for the lot)."""
-    entries = [_access_entry(actor, p, action, object_type, p.uid.hex) for p in patients]
+    _append_accesses([_access_entry(actor, p, action, object_type, p.uid.hex) for p in patients])
+
+
+def _append_accesses(entries: list[AccessLogEntry]) -> None:
     chain.append(db.session, keys(), Chain.ACCESS, entries)
+    if has_request_context():
+        kept = [
+            {name: getattr(entry, name) for name in _LOGGED_COLUMNS}
+            for entry in entries
+            if entry.action in _SURVIVE_ROLLBACK
+        ]
+        if kept:
+            after_rollback(lambda: _log_again(kept))
+
+
+def _log_again(kept: list[dict[str, Any]]) -> None:
+    chain.append(db.session, keys(), Chain.ACCESS, [AccessLogEntry(**values) for values in kept])
 
 
 def add_entry(

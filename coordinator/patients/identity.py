@@ -40,3 +40,8 @@ def normalise_personnummer(value: str, today: date | None = None) -> str:
 def normalise_name(value: str) -> str:
     """Names compare case-insensitively, with Unicode and spacing differences ignored."""
     return " ".join(unicodedata.normalize("NFC", value).casefold().split())
+
+
+def format_personnummer(normalised: str) -> str:
+    """``YYYYMMDDNNNN`` shown as ``YYYYMMDD-NNNN``."""
+    return f"{normalised[:8]}-{normalised[8:]}" if len(normalised) == 12 else normalised
