@@ -108,7 +108,14 @@ def where_it_failed(error: BaseException) -> str:
 
 def _handle_unexpected(error: Exception) -> tuple[str, int]:
     db.session.rollback()
-    log.error("unhandled error: %s\n%s", type(error).__name__, where_it_failed(error))
+    # Only errors that vouch for their message (it names places, never values) add it.
+    detail = getattr(error, "log_detail", None)
+    log.error(
+        "unhandled error: %s%s\n%s",
+        type(error).__name__,
+        f" ({detail})" if detail else "",
+        where_it_failed(error),
+    )
     return error_page(500)
 
 

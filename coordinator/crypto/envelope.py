@@ -31,7 +31,12 @@ class DecryptionError(Exception):
 
     def __init__(self, table: str, column: str, row: str, reason: str) -> None:
         self.table, self.column, self.row, self.reason = table, column, row, reason
-        super().__init__(f"cannot decrypt {table}.{column} of row {row}: {reason}")
+        super().__init__(self.log_detail)
+
+    @property
+    def log_detail(self) -> str:
+        """Safe for the application log: where, and why, never the value."""
+        return f"cannot decrypt {self.table}.{self.column} of row {self.row}: {self.reason}"
 
 
 def _associated_data(header: bytes, table: str, column: str, row: str) -> bytes:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from coordinator.auth.roles import Role
 from coordinator.extensions import db
 from coordinator.journal.models import AccessAction, AccessLogEntry, CaseJournalEntry, EntryKind
 from coordinator.journal.service import verify_all
+from coordinator.patients.models import Patient
 from tests.conftest import World
 from tests.helpers import alert, csrf_token, field_errors, flashes
 
@@ -164,3 +169,32 @@ def test_a_malformed_personnummer_gets_a_clear_message(coordinator_client: Flask
 
     assert response.status_code == 400
     assert alert(response) == "Skriv personnumret med 10 eller 12 siffror, t.ex. 19121212-1212."
+
+
+def test_a_tampered_value_gives_a_plain_error_page_and_a_log_line_that_says_where(
+    app: Flask, world: World, coordinator_client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    patients = Patient.__table__
+    with app.app_context():
+        sealed = db.session.execute(
+            select(patients.c.last_name).where(patients.c.id == world.patient_a.id)
+        ).scalar_one()
+        flipped = sealed[:-1] + bytes([sealed[-1] ^ 1])
+        db.session.execute(
+            update(patients).where(patients.c.id == world.patient_a.id).values(last_name=flipped)
+        )
+        db.session.commit()
+
+    with caplog.at_level(logging.ERROR):
+        response = coordinator_client.get(f"/patients/{world.patient_a.uid}")
+
+    assert response.status_code == 500
+    assert "<h1>Något gick fel</h1>" in response.text
+    assert "Tolvan" not in response.text
+    uid = uuid.UUID(world.patient_a.uid).hex
+    assert (
+        f"unhandled error: DecryptionError (cannot decrypt patients.last_name of row {uid}: "
+        "authentication failed: the value was altered, was copied from another row or column, "
+        "or the key does not match)"
+    ) in caplog.text
+    assert "Tolvan" not in caplog.text
