@@ -7,6 +7,7 @@ a canary that the configured keys cannot open. There is no plaintext fallback an
 
 from __future__ import annotations
 
+import binascii
 import logging
 import os
 import stat
@@ -137,7 +138,8 @@ def check_canaries(keyring: KeyRing) -> None:
 def init_app(app: Flask) -> None:
     keyring = load(app.config, Path(app.instance_path))
     secret = app.config["SECRET_KEY"].encode()
-    if any(candidate in keyring.secrets() for candidate in (secret, _hex_or_none(secret))):
+    candidates = (secret, _hex_or_none(secret), _base64_or_none(secret))
+    if any(candidate in keyring.secrets() for candidate in candidates):
         raise ConfigurationError("An encryption key must not also be the session secret key.")
     app.extensions[EXTENSION] = keyring
     from coordinator.extensions import db
@@ -159,6 +161,13 @@ def _hex_or_none(secret: bytes) -> bytes | None:
     try:
         return bytes.fromhex(secret.decode())
     except ValueError:
+        return None
+
+
+def _base64_or_none(secret: bytes) -> bytes | None:
+    try:
+        return binascii.a2b_base64(secret, strict_mode=True)
+    except (binascii.Error, ValueError):
         return None
 
 

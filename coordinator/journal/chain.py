@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.orm import Session, scoped_session
 
+from coordinator.crypto.envelope import DecryptionError, open_sealed
 from coordinator.crypto.keys import KeyRing, KeyRingError
 from coordinator.journal.models import (
     HASH_BYTES,
@@ -128,47 +129,76 @@ class Verification:
 def verify(
     connection: Connection, keys: KeyRing, chain: Chain, batch: int = 20_000
 ) -> Verification:
-    """Walk ``chain`` from its first entry and report the first break, if any."""
+    """Walk ``chain`` from its first entry and report the first break, if any.
+
+    Case journal entries are also opened and their text compared with the signed digest:
+    the triggers let key rotation rewrite the sealed heading and body, so a text overwritten
+    that way would otherwise pass the chain check.
+    """
     table, fields = _TABLES[chain]
-    columns = [table.c[name] for name in fields]
-    version_at = fields.index("key_version")
-    result = connection.execution_options(yield_per=batch).execute(
-        select(*columns, table.c.prev_hash, table.c.hash).order_by(table.c.seq)
-    )
+    extra = [table.c.heading, table.c.body] if chain is Chain.CASE else []
+    query = select(*(table.c[name] for name in fields), table.c.prev_hash, table.c.hash, *extra)
+    with connection.execution_options(yield_per=batch).execute(
+        query.order_by(table.c.seq)
+    ) as result:
+        count, last_hash, broken = _walk(result, keys, chain, fields)
+    if broken is not None:
+        return Verification(chain, count, broken)
+    head_seq, head_hash = connection.execute(
+        select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == chain.value)
+    ).one()
+    if head_seq != count or head_hash != last_hash:
+        return Verification(chain, count, Break(count + 1, _CUT))
+    return Verification(chain, count, None)
+
+
+def _walk(
+    rows: Iterable[Any], keys: KeyRing, chain: Chain, fields: tuple[str, ...]
+) -> tuple[int, bytes, Break | None]:
+    """Check every row's place, link and seal: (entries intact, last hash, first break)."""
     seal_keys: dict[int, bytes] = {}
     expected_seq, expected_prev = 1, GENESIS
     digest, compare = hmac.digest, hmac.compare_digest
-    width = len(fields)
-    for row in result:
+    width, version_at = len(fields), fields.index("key_version")
+    for row in rows:
         seq = row[0]
         if seq != expected_seq:
-            return Verification(chain, expected_seq - 1, Break(expected_seq, _MISSING))
+            return expected_seq - 1, expected_prev, Break(expected_seq, _MISSING)
         if row[width] != expected_prev:
-            return Verification(chain, seq - 1, Break(seq, _UNLINKED))
+            return seq - 1, expected_prev, Break(seq, _UNLINKED)
         version = row[version_at]
         key = seal_keys.get(version)
         if key is None:
             try:
                 key = seal_keys[version] = keys.seal_key(version, chain.value)
             except KeyRingError:
-                return Verification(
-                    chain, seq - 1, Break(seq, f"sealed with unknown key version {version}")
-                )
+                reason = f"sealed with unknown key version {version}"
+                return seq - 1, expected_prev, Break(seq, reason)
+        if not compare(digest(key, canonical(row[:width]) + row[width], "sha256"), row[width + 1]):
+            return seq - 1, expected_prev, Break(seq, _ALTERED)
+        if chain is Chain.CASE and not _text_matches(
+            keys, dict(zip(fields, row, strict=False)), row
+        ):
+            return seq - 1, expected_prev, Break(seq, _TEXT_ALTERED)
         expected_prev = row[width + 1]
-        if not compare(digest(key, canonical(row[:width]) + row[width], "sha256"), expected_prev):
-            return Verification(chain, seq - 1, Break(seq, _ALTERED))
         expected_seq += 1
-    result.close()
-    count = expected_seq - 1
-    head_seq, head_hash = connection.execute(
-        select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == chain.value)
-    ).one()
-    if head_seq != count or head_hash != expected_prev:
-        return Verification(chain, count, Break(count + 1, _CUT))
-    return Verification(chain, count, None)
+    return expected_seq - 1, expected_prev, None
+
+
+def _text_matches(keys: KeyRing, entry: dict[str, Any], row: Any) -> bool:
+    """Whether a case entry's sealed heading and body open to the text its seal covers."""
+    identity = entry["uid"].hex
+    try:
+        heading = open_sealed(keys, "case_journal", "heading", identity, row[-2]).decode()
+        body = open_sealed(keys, "case_journal", "body", identity, row[-1]).decode()
+    except DecryptionError:
+        return False
+    expected = content_digest(keys, entry["key_version"], heading, body)
+    return hmac.compare_digest(expected, entry["content_digest"])
 
 
 _MISSING = "entry missing: the sequence has a gap (an entry was deleted or renumbered)"
 _UNLINKED = "does not follow the entry before it (entries were deleted, inserted or reordered)"
 _ALTERED = "content does not match its seal (the entry was altered)"
+_TEXT_ALTERED = "heading or body does not match the signed content (the text was overwritten)"
 _CUT = "the chain ends before its recorded head (entries at the end were deleted)"
