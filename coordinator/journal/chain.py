@@ -9,6 +9,7 @@ the head recorded in ``journal_heads``.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import uuid
 from collections.abc import Iterable, Sequence
@@ -17,7 +18,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, String, Table, cast, func, select, type_coerce, update
+from sqlalchemy import Enum as SQLEnum
 from sqlalchemy.orm import Session, scoped_session
 
 from coordinator.crypto.envelope import DecryptionError, open_sealed
@@ -50,11 +52,17 @@ _TABLES: dict[Chain, tuple[Table, tuple[str, ...]]] = {
 _HEADS: Table = ChainHead.__table__  # type: ignore[assignment]
 
 
+#: How a timestamp appears in the canonical form: UTC, always with microseconds — the text
+#: SQLite stores, and what ``_stored_at`` makes PostgreSQL produce, so verification can read it
+#: as stored instead of building a datetime per row.
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+        return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
     if isinstance(value, Enum):
         return str(value.value)
     if isinstance(value, bytes):
@@ -126,6 +134,57 @@ class Verification:
         return self.broken is None
 
 
+def _stored_at(column: Any, dialect: str) -> Any:
+    """The timestamp column as canonical text, computed by the database."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI:SS.US")
+    return type_coerce(column, String)  # SQLite already stores exactly that text
+
+
+def _stored(table: Table, name: str, dialect: str) -> Any:
+    """A sealed field read as stored (text, integer or bytes), skipping per-row conversion."""
+    column = table.c[name]
+    if name == "at":
+        return _stored_at(column, dialect)
+    if name == "uid":
+        return func.replace(cast(column, String), "-", "")
+    if isinstance(column.type, SQLEnum):
+        return type_coerce(column, String)
+    return column
+
+
+class _Mac:
+    """HMAC-SHA256 with one key, its padded key states hashed once instead of on every call."""
+
+    def __init__(self, key: bytes) -> None:
+        block = key.ljust(64, b"\0")
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def __call__(self, message: bytes) -> bytes:
+        inner = self.inner.copy()
+        inner.update(message)
+        outer = self.outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+
+def _line(values: Sequence[Any]) -> bytes:
+    """The canonical form of values read as stored (equal to :func:`canonical` of the typed)."""
+    return "\x1f".join(
+        [
+            ""
+            if v is None
+            else v
+            if v.__class__ is str
+            else v.hex()
+            if v.__class__ is bytes
+            else str(v)
+            for v in values
+        ]
+    ).encode("utf-8")
+
+
 def verify(
     connection: Connection, keys: KeyRing, chain: Chain, batch: int = 20_000
 ) -> Verification:
@@ -136,8 +195,11 @@ def verify(
     that way would otherwise pass the chain check.
     """
     table, fields = _TABLES[chain]
+    dialect = connection.dialect.name
     extra = [table.c.heading, table.c.body] if chain is Chain.CASE else []
-    query = select(*(table.c[name] for name in fields), table.c.prev_hash, table.c.hash, *extra)
+    query = select(
+        *(_stored(table, name, dialect) for name in fields), table.c.prev_hash, table.c.hash, *extra
+    )
     with connection.execution_options(yield_per=batch).execute(
         query.order_by(table.c.seq)
     ) as result:
@@ -156,9 +218,9 @@ def _walk(
     rows: Iterable[Any], keys: KeyRing, chain: Chain, fields: tuple[str, ...]
 ) -> tuple[int, bytes, Break | None]:
     """Check every row's place, link and seal: (entries intact, last hash, first break)."""
-    seal_keys: dict[int, bytes] = {}
+    macs: dict[int, _Mac] = {}
     expected_seq, expected_prev = 1, GENESIS
-    digest, compare = hmac.digest, hmac.compare_digest
+    compare, line = hmac.compare_digest, _line
     width, version_at = len(fields), fields.index("key_version")
     for row in rows:
         seq = row[0]
@@ -167,14 +229,14 @@ def _walk(
         if row[width] != expected_prev:
             return seq - 1, expected_prev, Break(seq, _UNLINKED)
         version = row[version_at]
-        key = seal_keys.get(version)
-        if key is None:
+        mac = macs.get(version)
+        if mac is None:
             try:
-                key = seal_keys[version] = keys.seal_key(version, chain.value)
+                mac = macs[version] = _Mac(keys.seal_key(version, chain.value))
             except KeyRingError:
                 reason = f"sealed with unknown key version {version}"
                 return seq - 1, expected_prev, Break(seq, reason)
-        if not compare(digest(key, canonical(row[:width]) + row[width], "sha256"), row[width + 1]):
+        if not compare(mac(line(row[:width]) + row[width]), row[width + 1]):
             return seq - 1, expected_prev, Break(seq, _ALTERED)
         if chain is Chain.CASE and not _text_matches(
             keys, dict(zip(fields, row, strict=False)), row
@@ -187,7 +249,7 @@ def _walk(
 
 def _text_matches(keys: KeyRing, entry: dict[str, Any], row: Any) -> bool:
     """Whether a case entry's sealed heading and body open to the text its seal covers."""
-    identity = entry["uid"].hex
+    identity = entry["uid"]
     try:
         heading = open_sealed(keys, "case_journal", "heading", identity, row[-2]).decode()
         body = open_sealed(keys, "case_journal", "body", identity, row[-1]).decode()
