@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coordinator import clock
@@ -26,6 +26,10 @@ from coordinator.database import UTCDateTime, enum_column
 from coordinator.extensions import Model
 
 HASH_BYTES = 32
+
+#: Position in a chain: 64-bit, and on SQLite plain INTEGER so that the primary key is the
+#: table's rowid (a BIGINT key would be a separate index to maintain and read through).
+SEQUENCE_NUMBER = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Chain(StrEnum):
@@ -80,7 +84,7 @@ class AccessLogEntry(Model):
     )
 
     #: Position in the chain, from 1 without gaps.
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(SEQUENCE_NUMBER, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     #: Who; None only for system commands, which name themselves in ``request_id``.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -142,7 +146,7 @@ class CaseJournalEntry(EncryptedRow, Model):
     __tablename__ = "case_journal"
     __table_args__ = (Index("ix_case_journal_patient_id_seq", "patient_id", "seq"),)
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(SEQUENCE_NUMBER, primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     #: Who signed the entry, in which unit and role.
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

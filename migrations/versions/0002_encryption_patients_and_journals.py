@@ -26,6 +26,10 @@ _CASE_SEALED_FIELDS = ("seq", "uid", "at", "author_id", "unit_id", "role", "pati
                        "content_digest", "corrects_seq", "key_version", "prev_hash", "hash")  # fmt: skip
 
 
+#: Chain positions: BIGINT, but INTEGER on SQLite so that the key is the rowid.
+_SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 def _enum(name, *values):
     return sa.Enum(*values, name=name, native_enum=False, create_constraint=True, length=32)
 
@@ -117,7 +121,7 @@ def _create_journals():
                            {"chain": "case", "seq": 0, "hash": bytes(32)}])  # fmt: skip
     op.create_table(
         "access_log",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("seq", _SEQ, autoincrement=False, nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=True),
         sa.Column("unit_id", sa.Integer(), nullable=True),
@@ -140,7 +144,7 @@ def _create_journals():
     op.create_index("ix_access_log_user_id_at", "access_log", ["user_id", "at"])
     op.create_table(
         "case_journal",
-        sa.Column("seq", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("seq", _SEQ, autoincrement=False, nullable=False),
         sa.Column("uid", sa.Uuid(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("author_id", sa.Integer(), nullable=False),
