@@ -7,7 +7,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 CATALOGUES := $(wildcard coordinator/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint check translations clean
+.PHONY: run test lint check bench translations clean
 
 ## make run: set everything up and start the app with demo data on http://127.0.0.1:5000
 run: $(VENV)/.installed $(COMPILED)
@@ -27,6 +27,11 @@ lint: $(VENV)/.installed
 
 ## make check: lint and test, as CI does
 check: lint test
+
+## make bench: measure what encryption, blind indexes and the hash-chained journal cost
+## (docs/performance.md; takes several minutes; options after BENCH_ARGS=, e.g. --quick)
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/protection.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
