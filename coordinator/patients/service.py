@@ -16,7 +16,7 @@ from coordinator.errors import DomainError, NotFound
 from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
-from coordinator.patients.identity import normalise_personnummer
+from coordinator.patients.identity import InvalidIdentityNumber, parse_identity_number
 from coordinator.patients.models import Patient
 
 
@@ -68,11 +68,13 @@ def register_patient(actor: Actor, personnummer: str, first_name: str, last_name
     if actor.unit is None:
         raise NotFound()
     try:
-        normalised = normalise_personnummer(personnummer)
-    except ValueError as error:
-        raise InvalidPersonnummer() from error
+        number = parse_identity_number(personnummer)
+    except InvalidIdentityNumber as error:
+        raise InvalidPersonnummer(
+            _l("That is not a valid personnummer or samordningsnummer; check the digits.")
+        ) from error
     patient = Patient(unit_id=actor.unit.id)
-    patient.personnummer = normalised
+    patient.personnummer = number.normalised
     patient.first_name = first_name.strip()
     patient.last_name = last_name.strip()
     db.session.add(patient)
