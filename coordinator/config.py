@@ -97,6 +97,19 @@ class Config:
     #: Largest request body accepted, in bytes.
     MAX_CONTENT_LENGTH = 1024 * 1024
 
+    #: Days without a certificate that still join two certificates into one sick-leave case
+    #: (*glapp*; the national statistics use 5; 0–90). After changing it, run
+    #: ``coordinator refresh-sick-leave``.
+    SICK_LEAVE_GAP_DAYS = 5
+    #: Screening: sick-listed more than this many days is a signal.
+    SCREENING_SICK_LISTED_DAYS = 14
+    #: Screening: certified through at least this many days means long sick leave is expected.
+    SCREENING_EXPECTED_LONG_DAYS = 60
+    #: Milestones (day 90/180/365) this many days ahead are flagged and shown on Today.
+    MILESTONE_NOTICE_DAYS = 14
+    #: Rows per page of the caseload list.
+    CASELOAD_PAGE_SIZE = 50
+
     #: Password given to the demo users by ``coordinator demo-data``. Empty: one is generated
     #: and printed once.
     DEMO_PASSWORD = ""
@@ -118,6 +131,9 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_SESSION_IDLE_MINUTES": ("SESSION_IDLE_MINUTES", _int),
     "COORDINATOR_FORCE_HTTPS": ("FORCE_HTTPS", _bool),
     "COORDINATOR_DEMO_PASSWORD": ("DEMO_PASSWORD", str),
+    "COORDINATOR_SICK_LEAVE_GAP_DAYS": ("SICK_LEAVE_GAP_DAYS", _int),
+    "COORDINATOR_SCREENING_SICK_LISTED_DAYS": ("SCREENING_SICK_LISTED_DAYS", _int),
+    "COORDINATOR_MILESTONE_NOTICE_DAYS": ("MILESTONE_NOTICE_DAYS", _int),
 }
 
 #: The environment variable that moves the instance folder.
@@ -175,6 +191,8 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
     check_secret_key(settings["SECRET_KEY"], instance)
     if settings["BABEL_DEFAULT_LOCALE"] not in settings["LANGUAGES"]:
         raise ConfigurationError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES.")
+    if not 0 <= settings["SICK_LEAVE_GAP_DAYS"] <= 90:  # Rehabstöd allows 0–90 too
+        raise ConfigurationError("SICK_LEAVE_GAP_DAYS must be between 0 and 90.")
 
 
 def check_secret_key(key: str, instance: Path) -> None:

@@ -9,7 +9,7 @@ from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.passwords import hash_password
 from coordinator.auth.roles import Role
 from coordinator.extensions import db
-from coordinator.patients.models import Patient
+from coordinator.patients.models import CaseStatus, CoordinationCase, Patient
 
 #: The password every factory user gets.
 PASSWORD = "correct horse battery staple"
@@ -50,9 +50,26 @@ class PatientFactory(_Factory):
 
     class Meta:
         model = Patient
+        sqlalchemy_session_persistence = "commit"
 
     personnummer = factory.Sequence(
         lambda n: f"1980{(n % 12) + 1:02d}{(n % 28) + 1:02d}{n % 10000:04d}"
     )
     first_name = factory.Sequence(lambda n: f"Förnamn{n}")
     last_name = factory.Sequence(lambda n: f"Efternamn{n}")
+
+    @factory.post_generation
+    def case(patient: Patient, create: bool, extracted: object, **fields: object) -> None:
+        """Every patient has a current coordination case, as registration gives them."""
+        if create:
+            CaseFactory(patient_id=patient.id, unit_id=patient.unit_id, **fields)
+
+
+class CaseFactory(_Factory):
+    """A coordination case; pass ``patient_id`` and ``unit_id`` (PatientFactory does)."""
+
+    class Meta:
+        model = CoordinationCase
+
+    status = CaseStatus.NEW
+    coordinator_id = None

@@ -108,6 +108,8 @@ class User(UserMixin, EncryptedRow, Model):
     #: Deactivated users cannot sign in; they are never deleted (the logs refer to them).
     is_active: Mapped[bool] = mapped_column(default=True)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the user last opened the Today page: what is "new since last visit".
+    today_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     units: Mapped[list[CareUnit]] = relationship(secondary=user_units, order_by=CareUnit.name)

@@ -111,6 +111,11 @@ class EntryKind(StrEnum):
     CASE_OPENED = "case_opened"
     CASE_TRANSFERRED = "case_transferred"
     CASE_CLOSED = "case_closed"
+    #: Status (offered, active) or follow-up date changed.
+    CASE_UPDATED = "case_updated"
+    SCREENING_DECIDED = "screening_decided"
+    CERTIFICATE_ADDED = "certificate_added"
+    PATIENT_UPDATED = "patient_updated"
     CONSENT_RECORDED = "consent_recorded"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     PLAN_CREATED = "plan_created"
@@ -128,6 +133,10 @@ _KIND_LABELS = {
     EntryKind.CASE_OPENED: _l("Case opened"),
     EntryKind.CASE_TRANSFERRED: _l("Case transferred"),
     EntryKind.CASE_CLOSED: _l("Case closed"),
+    EntryKind.CASE_UPDATED: _l("Case updated"),
+    EntryKind.SCREENING_DECIDED: _l("Screening decision"),
+    EntryKind.CERTIFICATE_ADDED: _l("Certificate registered"),
+    EntryKind.PATIENT_UPDATED: _l("Patient details changed"),
     EntryKind.CONSENT_RECORDED: _l("Consent recorded"),
     EntryKind.CONSENT_WITHDRAWN: _l("Consent withdrawn"),
     EntryKind.PLAN_CREATED: _l("Plan created"),
