@@ -123,6 +123,19 @@ def after_rollback(callback: Callable[[], None]) -> None:
     callbacks.append(callback)
 
 
+def restart_unit_of_work() -> None:
+    """Roll back what this request has done so far and start over, before rendering afresh.
+
+    For a change refused half-way (another user committed first): the session must be rolled
+    back before anything else is read. Reads logged so far are forgotten too — the page about
+    to be rendered loads and logs again what the user actually sees.
+    """
+    from coordinator.extensions import db
+
+    db.session.rollback()
+    g.pop("after_rollback", None)
+
+
 def commit_request(response: Response) -> Response:
     """Commit the request's unit of work, or roll it back if the response reports a failure."""
     from coordinator.extensions import db

@@ -31,6 +31,14 @@ class DomainError(Exception):
         super().__init__(str(self.message))
 
 
+class InvalidField(DomainError):
+    """A value the form accepted is refused by a rule of the domain; shown next to ``field``."""
+
+    def __init__(self, field: str, message: object | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class NotFound(DomainError):
     status_code = 404
     default_message = _l("The page or record was not found.")

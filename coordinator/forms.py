@@ -37,7 +37,7 @@ def render_form(
 
     200 when the form is shown for the first time, 400 when it came back invalid (each field
     names its problem), and the error's own status when a service refused it (its message is
-    shown above the form as ``error``).
+    shown above the form as ``error``, or next to its field for an ``InvalidField``).
     """
     if error is not None:
         status = error.status_code
@@ -46,4 +46,8 @@ def render_form(
     else:
         status = 200
     message = error.message if error is not None else None
+    field = getattr(form, getattr(error, "field", ""), None)
+    if field is not None:  # the rule concerns one field: say it next to that field
+        field.errors = [*field.errors, message]
+        message = None
     return render_template(template, form=form, error=message, **context), status

@@ -3,6 +3,7 @@
 * :func:`record_access` / :func:`record_accesses` — an access-log entry per patient touched
   (a list page logs every patient it shows);
 * :func:`add_entry` — a signed case journal entry (and the access-log entry for writing it);
+* :func:`record_event` — an entry the system writes for an action, in the record's language;
 * :func:`timeline` — a patient's case journal, newest first (logged as a read).
 
 All of them append in the caller's transaction: the entry lands with the change it records,
@@ -14,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import has_request_context
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, UOWTransaction
@@ -137,6 +139,27 @@ def add_entry(
     entry.body = body
     chain.append(db.session, keyring, Chain.CASE, [entry])
     record_access(actor, patient, AccessAction.CREATE, "journal_entry", entry.seq)
+    return entry
+
+
+def record_event(
+    actor: Actor, patient: Patient, kind: EntryKind, heading: object, *body: object
+) -> CaseJournalEntry:
+    """A journal entry the system writes for an action (status change, certificate, decision).
+
+    Its text — translatable messages, joined by spaces — is rendered in the installation's
+    language, not the acting user's: the record reads the same for everyone who opens it.
+    """
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        text = " ".join(str(part) for part in body if part)
+        return add_entry(actor, patient, kind, str(heading), text)
+
+
+def entry_of(patient: Patient, seq: int) -> CaseJournalEntry:
+    """One of ``patient``'s entries (the one a correction points to)."""
+    entry = db.session.get(CaseJournalEntry, seq)
+    if entry is None or entry.patient_id != patient.id:
+        raise InvalidEntry(_l("The entry to correct was not found on this patient."))
     return entry
 
 

@@ -100,6 +100,12 @@ def parse_identity_number(value: str, today: date | None = None) -> IdentityNumb
     )
 
 
+def looks_like_personnummer(value: str) -> bool:
+    """Whether a search term is meant as a number (digits, maybe a dash or plus) or a name."""
+    stripped = value.strip().replace(" ", "")
+    return any(c.isdigit() for c in stripped) and all(c.isdigit() or c in "-+" for c in stripped)
+
+
 def normalise_name(value: str) -> str:
     """Names compare case-insensitively, with Unicode and spacing differences ignored."""
     return " ".join(unicodedata.normalize("NFC", value).casefold().split())

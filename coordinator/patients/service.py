@@ -7,48 +7,70 @@ of another unit is "not found" (404), never "forbidden": its existence is not re
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
 from coordinator.access import Actor
-from coordinator.errors import DomainError, NotFound
+from coordinator.errors import DomainError, InvalidField, NotFound
 from coordinator.extensions import db
 from coordinator.journal import service as journal
-from coordinator.journal.models import AccessAction
-from coordinator.patients.identity import InvalidIdentityNumber, parse_identity_number
-from coordinator.patients.models import Patient
+from coordinator.journal.models import AccessAction, EntryKind
+from coordinator.patients import cases
+from coordinator.patients.identity import (
+    IdentityNumber,
+    InvalidIdentityNumber,
+    normalise_name,
+    parse_identity_number,
+)
+from coordinator.patients.models import Employment, Gender, Patient
+from coordinator.patients.permissions import require_coordinator
 
 
-class InvalidPersonnummer(DomainError):
+class InvalidPersonnummer(InvalidField):
     default_message = _l("Write the personnummer with 10 or 12 digits, e.g. 19121212-1212.")
 
+    def __init__(self, message: object | None = None) -> None:
+        super().__init__("personnummer", message)
 
-def _in_unit(actor: Actor) -> Select[Patient]:
+
+class AlreadyRegistered(InvalidField):
+    status_code = 409
+    default_message = _l("A patient with this personnummer is already registered in this unit.")
+
+    def __init__(self, patient: Patient) -> None:
+        super().__init__("personnummer")
+        self.patient = patient
+
+
+def in_unit(actor: Actor) -> Select[Patient]:
     """Patients of the actor's current unit: the filter every patient query starts from."""
-    if actor.unit is None:
+    if actor.unit is None or not actor.role.works_in_units:
         raise NotFound()
     return select(Patient).where(Patient.unit_id == actor.unit.id)
 
 
-def list_patients(actor: Actor) -> list[Patient]:
-    """The unit's patients, sorted by name; each one shown is logged as read."""
-    patients = sorted(db.session.scalars(_in_unit(actor)).all(), key=_sort_key)
-    journal.record_accesses(actor, patients, AccessAction.READ)
-    return patients
+def get_patient(actor: Actor, patient_uid: uuid.UUID, *, log: bool = True) -> Patient:
+    """One patient of the actor's unit, logged as read; NotFound otherwise.
 
-
-def _sort_key(patient: Patient) -> tuple[str, str]:
-    return (patient.last_name.casefold(), patient.first_name.casefold())
-
-
-def get_patient(actor: Actor, patient_uid: uuid.UUID) -> Patient:
-    """One patient of the actor's unit, logged as read; NotFound otherwise."""
-    patient = db.session.scalars(_in_unit(actor).where(Patient.uid == patient_uid)).first()
+    ``log=False`` is for callers that log a more specific access themselves.
+    """
+    patient = db.session.scalars(in_unit(actor).where(Patient.uid == patient_uid)).first()
     if patient is None:
         raise NotFound()
-    journal.record_access(actor, patient, AccessAction.READ, "patient", patient.uid.hex)
+    if log:
+        journal.record_access(actor, patient, AccessAction.READ, "patient", patient.uid.hex)
     return patient
+
+
+def parse_personnummer(value: str) -> IdentityNumber:
+    try:
+        return parse_identity_number(value)
+    except InvalidIdentityNumber as error:
+        raise InvalidPersonnummer(
+            _l("That is not a valid personnummer or samordningsnummer; check the digits.")
+        ) from error
 
 
 def find_by_personnummer(actor: Actor, personnummer: str) -> Patient | None:
@@ -57,27 +79,144 @@ def find_by_personnummer(actor: Actor, personnummer: str) -> Patient | None:
         condition = Patient.personnummer.equals(personnummer)
     except ValueError as error:
         raise InvalidPersonnummer() from error
-    patient = db.session.scalars(_in_unit(actor).where(condition)).first()
+    patient = db.session.scalars(in_unit(actor).where(condition)).first()
     if patient is not None:
         journal.record_access(actor, patient, AccessAction.SEARCH, "patient", patient.uid.hex)
     return patient
 
 
-def register_patient(actor: Actor, personnummer: str, first_name: str, last_name: str) -> Patient:
-    """Register a patient in the actor's unit (the full form arrives with the patients issue)."""
+def _registered(actor: Actor, number: IdentityNumber) -> Patient | None:
+    condition = Patient.personnummer.equals(number.normalised)
+    return db.session.scalars(in_unit(actor).where(condition)).first()
+
+
+def find_by_name(actor: Actor, query: str) -> list[Patient]:
+    """Patients whose family name — or given and family name — is exactly ``query``.
+
+    The family name is matched through its blind index; with several words, every split
+    into given names + family name is tried and the given names compared after decrypting
+    the few candidates. Patients with protected identity are never found by name: the
+    result would tie the name to the record.
+    """
+    words = normalise_name(query).split()
+    if not words:
+        return []
+    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(len(words))]
+    found: dict[int, Patient] = {}
+    for given, family in splits:
+        candidates = db.session.scalars(
+            in_unit(actor).where(Patient.last_name.equals(family), Patient.is_protected.is_(False))
+        ).all()
+        for patient in candidates:
+            if not given or normalise_name(patient.first_name).startswith(given):
+                found[patient.id] = patient
+    patients = sorted(found.values(), key=lambda p: (p.last_name.casefold(), p.first_name))
+    journal.record_accesses(actor, patients, AccessAction.SEARCH)
+    return patients
+
+
+@dataclass
+class PatientDetails:
+    """What the registration form collects besides the number."""
+
+    first_name: str
+    last_name: str
+    stated_gender: Gender | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    employment: Employment = Employment.EMPLOYED
+    occupation: str | None = None
+    employer_name: str | None = None
+    is_protected: bool = False
+
+
+def _apply(patient: Patient, details: PatientDetails) -> list[str]:
+    """Write ``details`` onto ``patient``; return the names of the fields that changed."""
+    changed = []
+    for spec in fields(PatientDetails):
+        value = getattr(details, spec.name)
+        if isinstance(value, str):
+            value = value.strip() or None
+        if spec.name == "stated_gender" and value is not None:
+            value = Gender(value).value
+        if getattr(patient, spec.name) != value:
+            setattr(patient, spec.name, value)
+            changed.append(spec.name)
+    if not patient.first_name or not patient.last_name:
+        raise InvalidField("first_name", _l("Enter the patient's given and family name."))
+    return changed
+
+
+def register_patient(
+    actor: Actor, personnummer: str, details: PatientDetails, *, assign_to_actor: bool = True
+) -> Patient:
+    """Register a patient in the actor's unit and open their first case: the registering
+    coordinator's, or unassigned (patients created by an import wait for someone to take them).
+    """
+    require_coordinator(actor)
     if actor.unit is None:
         raise NotFound()
-    try:
-        number = parse_identity_number(personnummer)
-    except InvalidIdentityNumber as error:
-        raise InvalidPersonnummer(
-            _l("That is not a valid personnummer or samordningsnummer; check the digits.")
-        ) from error
-    patient = Patient(unit_id=actor.unit.id)
+    number = parse_personnummer(personnummer)
+    existing = _registered(actor, number)
+    if existing is not None:
+        raise AlreadyRegistered(existing)
+    patient = Patient(unit_id=actor.unit.id, employment=Employment.EMPLOYED, is_protected=False)
     patient.personnummer = number.normalised
-    patient.first_name = first_name.strip()
-    patient.last_name = last_name.strip()
+    _apply(patient, details)
     db.session.add(patient)
     db.session.flush()
     journal.record_access(actor, patient, AccessAction.CREATE, "patient", patient.uid.hex)
+    cases.open_case(actor, patient, actor.user.id if assign_to_actor else None)
     return patient
+
+
+def update_patient(actor: Actor, patient: Patient, details: PatientDetails) -> list[str]:
+    """Change a patient's details; the journal says which fields changed, not their values."""
+    require_coordinator(actor)
+    changed = _apply(patient, details)
+    if changed:
+        labels = ", ".join(str(FIELD_LABELS[name]) for name in changed)
+        journal.record_event(
+            actor,
+            patient,
+            EntryKind.PATIENT_UPDATED,
+            _l("Patient details changed"),
+            _l("Changed: %(fields)s.", fields=labels),
+        )
+        journal.record_access(actor, patient, AccessAction.CHANGE, "patient", patient.uid.hex)
+    return changed
+
+
+def reveal_identity(actor: Actor, patient: Patient) -> None:
+    """Log that a protected identity was deliberately shown (the caller then shows it)."""
+    journal.record_access(actor, patient, AccessAction.READ, "protected_identity", patient.uid.hex)
+
+
+def identity_of(patient: Patient) -> IdentityNumber:
+    """What the stored number tells: birth date, age, legal sex."""
+    try:
+        return parse_identity_number(patient.personnummer)
+    except InvalidIdentityNumber as error:  # stored numbers were validated on the way in
+        raise DomainError(_l("The stored personnummer is not valid.")) from error
+
+
+def gender_of(patient: Patient) -> Gender:
+    """Stated gender if recorded, else the legal sex from the number."""
+    if patient.stated_gender:
+        return Gender(patient.stated_gender)
+    return Gender.MAN if identity_of(patient).is_male else Gender.WOMAN
+
+
+FIELD_LABELS = {
+    "first_name": _l("Given name"),
+    "last_name": _l("Family name"),
+    "stated_gender": _l("Gender"),
+    "phone": _l("Phone"),
+    "email": _l("E-mail"),
+    "address": _l("Address"),
+    "employment": _l("Employment"),
+    "occupation": _l("Occupation"),
+    "employer_name": _l("Employer"),
+    "is_protected": _l("Protected identity"),
+}

@@ -12,7 +12,7 @@ continues without a break after the last certificate.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 #: Days without a certificate that still join two certificates into one case.
@@ -33,6 +33,8 @@ class Period:
     start: date
     end: date
     degree: int
+    #: What the period came from (a certificate id), carried along for display.
+    ref: int | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -132,3 +134,25 @@ def cases(periods: Iterable[Period], gap_days: int = DEFAULT_GAP_DAYS) -> list[S
             grouped[-1].append(period)
             case_end = max(case_end, period.end)  # type: ignore[type-var]
     return [SickLeaveCase(tuple(group)) for group in grouped]
+
+
+#: Length bands (days) for lists and statistics: (first day, last day or None), label.
+LENGTH_BANDS: tuple[tuple[int, int | None], ...] = (
+    (1, 14), (15, 28), (29, 90), (91, 180), (181, 365), (366, None)
+)  # fmt: skip
+
+
+def band_of(days: int) -> tuple[int, int | None] | None:
+    """The length band ``days`` falls in (None for no sick leave)."""
+    for band in LENGTH_BANDS:
+        low, high = band
+        if days >= low and (high is None or days <= high):
+            return band
+    return None
+
+
+def band_label(band: tuple[int, int | None]) -> str:
+    low, high = band
+    if high is None:
+        return f"> {low - 1}"
+    return f"≤ {high}" if low == 1 else f"{low}–{high}"

@@ -1,0 +1,111 @@
+"""Everything the patient page shows, gathered (and logged) in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from coordinator.access import Actor
+from coordinator.journal import service as journal
+from coordinator.journal.models import AccessAction, CaseJournalEntry
+from coordinator.patients import cases, certificates
+from coordinator.patients.diagnoses import Diagnosis, UnknownDiagnosis, lookup
+from coordinator.patients.identity import IdentityNumber
+from coordinator.patients.models import Certificate, CoordinationCase, Gender, Patient
+from coordinator.patients.screening import ScreeningRules, SickLeaveSummary, Signal, signals
+from coordinator.patients.service import gender_of, identity_of
+from coordinator.patients.sickleave import SickLeaveCase
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """A sick-leave case with its certificates, for the timeline."""
+
+    case: SickLeaveCase
+    certificates: list[Certificate]
+    #: Days certified up to today (or the whole case once it has ended).
+    days_to_date: int
+    current_degree: int
+    is_ongoing: bool
+    milestones: dict[int, date]
+    overlaps: list[tuple[Certificate, Certificate]]
+
+
+@dataclass(frozen=True)
+class Overview:
+    patient: Patient
+    identity: IdentityNumber
+    gender: Gender
+    case: CoordinationCase | None
+    earlier_cases: list[CoordinationCase]
+    sick_leave: list[CaseView]
+    signals: list[Signal]
+    diagnoses: dict[str, Diagnosis]
+    entries: list[CaseJournalEntry]
+
+    @property
+    def current_sick_leave(self) -> CaseView | None:
+        return self.sick_leave[-1] if self.sick_leave else None
+
+
+def summary_of(patient: Patient) -> SickLeaveSummary:
+    return SickLeaveSummary(
+        start=patient.sick_leave_start,
+        end=patient.sick_leave_end,
+        days=patient.sick_leave_days,
+        degree=patient.sick_leave_degree,
+        day_90_on=patient.day_90_on,
+        day_180_on=patient.day_180_on,
+        day_365_on=patient.day_365_on,
+        previous_end=patient.previous_sick_leave_end,
+        diagnosis_code=patient.diagnosis,
+    )
+
+
+def _case_view(case: SickLeaveCase, by_id: dict[int, Certificate], today: date) -> CaseView:
+    shown = [by_id[p.ref] for p in case.periods if p.ref in by_id]
+    overlapping = [
+        (by_id[a.ref], by_id[b.ref])
+        for a, b in case.overlaps()
+        if a.ref in by_id and b.ref in by_id
+    ]
+    return CaseView(
+        case=case,
+        certificates=shown,
+        days_to_date=case.covered_days(until=today),
+        current_degree=case.current_degree(today),
+        is_ongoing=case.is_ongoing(today),
+        milestones=case.milestones(),
+        overlaps=overlapping,
+    )
+
+
+def overview(actor: Actor, patient: Patient, today: date, rules: ScreeningRules) -> Overview:
+    """The patient page's content; the certificates and the journal are logged as read."""
+    registered = certificates.certificates_of(patient)
+    journal.record_access(actor, patient, AccessAction.READ, "certificates")
+    by_id = {certificate.id: certificate for certificate in registered}
+    sick_leave = [
+        _case_view(case, by_id, today)
+        for case in certificates.sick_leave_cases(patient, registered)
+    ]
+    diagnoses: dict[str, Diagnosis] = {}
+    for certificate in registered:
+        code = certificate.diagnosis_code
+        if code not in diagnoses:
+            try:
+                diagnoses[code] = lookup(code)
+            except UnknownDiagnosis:  # a code removed from a later catalogue edition
+                diagnoses[code] = Diagnosis(code, "")
+    all_cases = cases.history(patient)
+    return Overview(
+        patient=patient,
+        identity=identity_of(patient),
+        gender=gender_of(patient),
+        case=all_cases[0] if all_cases else None,
+        earlier_cases=all_cases[1:],
+        sick_leave=sick_leave,
+        signals=signals(summary_of(patient), today, rules),
+        diagnoses=diagnoses,
+        entries=journal.timeline(actor, patient),
+    )
