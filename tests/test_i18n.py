@@ -41,12 +41,12 @@ def test_a_signed_in_users_choice_is_remembered_for_their_next_session(
 ) -> None:
     submit(coordinator_client, "/auth/language", {"language": "en", "next": "/"}, form_url="/")
 
-    assert "<h1>Welcome, Testperson" in coordinator_client.get("/").text
+    assert "<p>Welcome, Testperson" in coordinator_client.get("/").text
     with app.app_context():
         assert db.session.get(User, world.coordinator_a.id).locale == "en"
     fresh = app.test_client()
     sign_in(fresh, "koord.a")
-    assert "<h1>Welcome, Testperson" in fresh.get("/").text
+    assert "<p>Welcome, Testperson" in fresh.get("/").text
 
 
 def test_an_unknown_language_is_refused_and_changes_nothing(
@@ -60,7 +60,7 @@ def test_an_unknown_language_is_refused_and_changes_nothing(
 
 
 def _messages_in_source() -> set[str]:
-    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "ngettext": (1, 2)}
     method_map = [("coordinator/**.py", "python"), ("templates/**.html", "jinja2")]
     found = set()
     for _filename, _line, message, _comments, _context in extract_from_dir(
@@ -74,7 +74,15 @@ def _catalogue(language: str) -> dict[str, str]:
     path: Path = CATALOGUES / language / "LC_MESSAGES" / "messages.po"
     with path.open("rb") as handle:
         catalogue = read_po(handle)
-    return {message.id: message.string for message in catalogue if message.id and not message.fuzzy}
+    texts: dict[str, str] = {}
+    for message in catalogue:
+        if not message.id or message.fuzzy:
+            continue
+        if isinstance(message.id, tuple):  # plural: singular and plural forms, each translated
+            texts[message.id[0]], texts[message.id[1]] = message.string[0], message.string[-1]
+        else:
+            texts[message.id] = message.string
+    return texts
 
 
 def test_every_interface_text_is_in_both_catalogues_and_translated_to_swedish() -> None:

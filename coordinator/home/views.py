@@ -1,14 +1,22 @@
-"""The start page: where each role begins its day."""
+"""The start page: where each role begins its day. A coordinator's is Today, the work queue."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from datetime import datetime
+
+from flask import Blueprint, current_app, render_template, session
 
 from coordinator.access import current_actor, roles
 from coordinator.admin import service as admin_service
 from coordinator.auth.roles import Role
+from coordinator.patients import today
+from coordinator.patients.filters import url_for_filters
+from coordinator.patients.screening import ScreeningRules
 
 bp = Blueprint("home", __name__)
+
+#: Session key holding the previous Today visit, so reloading the page keeps "new" items.
+_SINCE = "today_since"
 
 
 @bp.get("/")
@@ -19,4 +27,20 @@ def index() -> str:
         return render_template(
             "home/admin.html", users=admin_service.list_users(), units=admin_service.list_units()
         )
-    return render_template("home/index.html", actor=actor)
+    if actor.role is not Role.COORDINATOR:
+        return render_template("home/index.html", actor=actor)
+    since = _since_last_visit()
+    groups = today.queue(actor, since, ScreeningRules.from_config(current_app.config))
+    return render_template(
+        "home/today.html", actor=actor, groups=groups, since=since, list_url=url_for_filters
+    )
+
+
+def _since_last_visit() -> datetime:
+    """The visit before this sign-in session's first: fixed for the whole session."""
+    remembered = session.get(_SINCE)
+    if remembered:
+        return datetime.fromisoformat(remembered)
+    since = today.start_visit(current_actor())
+    session[_SINCE] = since.isoformat()
+    return since
