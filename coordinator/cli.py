@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, NoAppException, routes_command, shell_command, with_appcontext
 from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
@@ -21,14 +21,16 @@ from werkzeug.serving import run_simple
 from coordinator import config as settings
 from coordinator import demo
 from coordinator import instance as instance_setup
+from coordinator.access import Actor
 from coordinator.admin import service as admin_service
-from coordinator.auth.models import ProviderType, UnitKind
+from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.roles import Role
 from coordinator.crypto import rotation
 from coordinator.crypto import runtime as crypto_runtime
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.journal import service as journal_service
+from coordinator.patients import certificates, importer
 
 
 def _create_app(overrides: dict[str, object] | None = None) -> Flask:
@@ -227,6 +229,67 @@ def verify_journal_command() -> None:
         sys.exit(1)
 
 
+@click.command("refresh-sick-leave")
+@click.option("--batch-size", default=500, show_default=True, help="Patients per committed batch.")
+@_in_app
+def refresh_sick_leave_command(batch_size: int) -> None:
+    """Recompute every patient's sick-leave summary, e.g. after SICK_LEAVE_GAP_DAYS changed."""
+    gap = current_app.config["SICK_LEAVE_GAP_DAYS"]
+    done = certificates.refresh_all(
+        batch_size, progress=lambda n: click.echo(f"  {n} patients", err=True)
+    )
+    click.echo(f"Recomputed the sick leave of {done} patients (gap rule: {gap} days).")
+
+
+@click.command("import-certificates")
+@click.argument("file", type=click.File("rb"))
+@click.option("--unit", "unit_id", type=int, required=True, help="Id of the care unit.")
+@click.option("--user", "username", required=True, help="The coordinator importing (logged).")
+@click.option("--dry-run", is_flag=True, help="Only report what would change.")
+@_in_app
+def import_certificates_command(file: BinaryIO, unit_id: int, username: str, dry_run: bool) -> None:
+    """Import sick-leave certificates from a CSV file (docs/import.md): every line or none."""
+    actor = _importing_actor(username, unit_id)
+    try:
+        report = importer.run(actor, file.read(), dry_run=dry_run)
+    except importer.ImportRefused as refused:
+        db.session.rollback()
+        click.echo(str(refused.message), err=True)
+        for error in refused.errors:
+            click.echo(f"line {error.line}: {error.message}", err=True)
+        sys.exit(1)
+    except DomainError as error:
+        raise _fail_on_domain_error(error) from error
+    # A dry run has written only the access-log entries for the patients it found and showed.
+    db.session.commit()
+    _echo_import_report(report)
+
+
+def _importing_actor(username: str, unit_id: int) -> Actor:
+    """The coordinator an import is done as: the access log names a person, never "the CLI"."""
+    user = User.find_by_username(username)
+    if user is None or not user.is_active or user.role is not Role.COORDINATOR:
+        raise click.ClickException(f"{username} is not an active coordinator")
+    unit = db.session.get(CareUnit, unit_id)
+    if unit is None or unit not in user.active_units:
+        raise click.ClickException(f"{username} does not work in care unit {unit_id}")
+    return Actor(user=user, role=user.role, unit=unit, request_id="cli:import")
+
+
+def _echo_import_report(report: importer.ImportReport) -> None:
+    if report.is_dry_run:
+        for step in report.steps:
+            click.echo(f"line {step.line}: {step.message}")
+    for warning in report.warnings:
+        click.echo(f"warning, line {warning.line}: {warning.message}")
+    click.echo(f"certificate lines: {report.rows}")
+    click.echo(f"new patients: {report.new_patients}")
+    click.echo(f"new certificates: {report.new_certificates}")
+    click.echo(f"skipped (already registered or repeated): {report.duplicates}")
+    if report.is_dry_run:
+        click.echo("dry run: nothing was imported; run again without --dry-run to import")
+
+
 @click.command("run")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
@@ -252,6 +315,8 @@ APP_COMMANDS = (
     demo_data_command,
     rotate_keys_command,
     verify_journal_command,
+    import_certificates_command,
+    refresh_sick_leave_command,
 )
 
 
