@@ -1,23 +1,24 @@
 """A realistic, clearly fictitious demo installation: two units, their staff and patients.
 
-Every name here is invented; the units are marked "(demo)". The personnummer are made up (valid
-in shape and check digit, belonging to no one we know of). Patients and their case journals
-are stored through the real services, so they are encrypted and logged like any other.
+Every name here is invented; the units are marked "(demo)", the patients' family names end in
+"demo". The personnummer are made up (valid in shape and check digit, belonging to no one we
+know of). Each unit has a few hand-written patients, below, and some sixty in all with the
+generated caseload of :mod:`coordinator.demo_caseload`. Patients, certificates, cases and case
+journals are stored through the real services, so they are encrypted and logged like any other.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from coordinator import demo_caseload
 from coordinator.access import Actor
 from coordinator.admin import service as admin_service
 from coordinator.auth import service as auth_service
 from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.roles import Role
-from coordinator.journal import service as journal
-from coordinator.journal.models import EntryKind
-from coordinator.patients import service as patients
+from coordinator.patients.service import PatientDetails
 
 UNITS = (
     admin_service.UnitDetails(
@@ -50,29 +51,53 @@ USERS = (
 
 @dataclass(frozen=True)
 class DemoPatient:
-    personnummer: str
-    first_name: str
-    last_name: str
+    """A hand-written patient with case notes, beside the generated caseload."""
+
     #: Index into :data:`UNITS`.
     unit: int
-    #: Index into :data:`USERS` of the coordinator who writes the notes.
+    #: Index into :data:`USERS` of the coordinator who registers them and writes the notes.
     coordinator: int
-    notes: tuple[tuple[str, str], ...]
+    story: demo_caseload.Story
+
+
+def _details(first_name: str, last_name: str, occupation: str, employer: str) -> PatientDetails:
+    return PatientDetails(first_name, last_name, phone="070-174 06 05", occupation=occupation,
+                          employer_name=employer)  # fmt: skip
 
 
 PATIENTS = (
-    DemoPatient("197803152383", "Sofia", "Lindqvistdemo", 0, 0, (
-        ("Första kontakt", "Sjukskriven 100 % sedan tre veckor för utmattningssyndrom. Vill "
-         "gärna tillbaka till sitt arbete som undersköterska men orkar inte heltid än."),
-        ("Planering", "Vi kom överens om ett trepartssamtal med arbetsgivaren om två veckor."),
+    DemoPatient(0, 0, demo_caseload.Story(
+        _details("Sofia", "Lindqvistdemo", "Undersköterska", "Exempelby kommun, äldreomsorgen"),
+        "197803152383", "F43.8A", "Dr. Karin Provläkare", ((-20, -7, 100), (-6, 21, 100)),
+        replace(demo_caseload.ACTIVE, follow_up_in=13), demo_caseload.MONTH.why, notes=(
+            ("Första kontakt", "Sjukskriven 100 % sedan tre veckor för utmattningssyndrom. Vill "
+             "gärna tillbaka till sitt arbete som undersköterska men orkar inte heltid än."),
+            ("Planering", "Vi kom överens om ett trepartssamtal med arbetsgivaren om två veckor."),
+        ),
     )),
-    DemoPatient("199001012385", "Omar", "Haddaddemo", 0, 1, (
-        ("Telefonkontakt", "Ländryggssmärta efter lyft på lagret. Sjukgymnastik pågår; patienten "
-         "oroar sig för att förlora sin tjänst."),
+    DemoPatient(0, 1, demo_caseload.Story(
+        _details("Omar", "Haddaddemo", "Lagerarbetare", "Nordlager Logistik AB"),
+        "199001012385", "M54.5", "Dr. Johan Exempelman", ((-26, -13, 100), (-12, 15, 100)),
+        replace(demo_caseload.OFFERED, follow_up_in=3), demo_caseload.MONTH.why, notes=(
+            ("Telefonkontakt", "Ländryggssmärta efter lyft på lagret. Sjukgymnastik pågår; "
+             "patienten oroar sig för att förlora sin tjänst."),
+        ),
     )),
-    DemoPatient("196512244424", "Margareta", "Ekdemo", 1, 2, (
-        ("Första kontakt", "Depression, sjukskriven 50 %. Arbetar som lärare; önskar anpassade "
-         "arbetsuppgifter under våren."),
+    DemoPatient(1, 2, demo_caseload.Story(
+        _details("Margareta", "Ekdemo", "Lärare", "Provdalsskolan"),
+        "196512244424", "F32.1", "Dr. Maria Låtsasson", ((-48, -35, 100), (-34, 27, 50)),
+        demo_caseload.ACTIVE, demo_caseload.PART_TIME.why, notes=(
+            ("Första kontakt", "Depression, sjukskriven 50 %. Arbetar som lärare; önskar "
+             "anpassade arbetsuppgifter under våren."),
+        ),
+    )),
+    DemoPatient(1, 2, demo_caseload.Story(
+        _details("Jukka", "Virtanendemo", "Busschaufför", "Regionbuss Provdalen"),
+        "197104192732", "S13", "Dr. Per Påhittad", ((-33, -20, 100), (-19, 11, 50)),
+        replace(demo_caseload.OFFERED, follow_up_in=1), demo_caseload.MONTH.why, notes=(
+            ("Första kontakt", "Whiplashskada efter en trafikolycka. Sjukskriven 50 %; "
+             "nackvärken gör det svårt att köra ett helt pass."),
+        ),
     )),
 )  # fmt: skip
 
@@ -86,34 +111,41 @@ def new_password() -> str:
 
 
 def load(password: str) -> None:
-    """Create the demo units and users, all with ``password`` (no second factor)."""
+    """Create the demo units, their staff (all with ``password``, no second factor) and their
+    caseloads: the hand-written patients, then the generated ones."""
     units: list[CareUnit] = [admin_service.create_unit(details) for details in UNITS]
-    users: list[User] = []
-    for demo in USERS:
-        user = admin_service.create_user(
-            demo.username,
-            password,
-            admin_service.UserDetails(
-                full_name=demo.full_name,
-                title=demo.title,
-                role=demo.role,
-                unit_ids=[units[index].id for index in demo.units],
-            ),
-            must_change_password=False,
-        )
-        users.append(user)
-    for demo_patient in PATIENTS:
-        actor = Actor(
-            user=users[demo_patient.coordinator],
-            role=Role.COORDINATOR,
-            unit=units[demo_patient.unit],
-            request_id="cli:demo-data",
-        )
-        patient = patients.register_patient(
-            actor, demo_patient.personnummer, demo_patient.first_name, demo_patient.last_name
-        )
-        for heading, body in demo_patient.notes:
-            journal.add_entry(actor, patient, EntryKind.NOTE, heading, body)
+    users = [_create_user(demo, password, units) for demo in USERS]
+    for index, unit in enumerate(units):
+        coordinators = [
+            user
+            for user, demo in zip(users, USERS, strict=True)
+            if demo.role is Role.COORDINATOR and index in demo.units
+        ]
+        for patient in PATIENTS:
+            if patient.unit == index:
+                actor = _actor(users[patient.coordinator], unit)
+                demo_caseload.enact(actor, patient.story, coordinators)
+        for number, story in enumerate(demo_caseload.caseloads()[index]):
+            coordinator = coordinators[number % len(coordinators)]
+            demo_caseload.enact(_actor(coordinator, unit), story, coordinators)
+
+
+def _create_user(demo: DemoUser, password: str, units: list[CareUnit]) -> User:
+    return admin_service.create_user(
+        demo.username,
+        password,
+        admin_service.UserDetails(
+            full_name=demo.full_name,
+            title=demo.title,
+            role=demo.role,
+            unit_ids=[units[index].id for index in demo.units],
+        ),
+        must_change_password=False,
+    )
+
+
+def _actor(user: User, unit: CareUnit) -> Actor:
+    return Actor(user=user, role=Role.COORDINATOR, unit=unit, request_id="cli:demo-data")
 
 
 def reset_passwords(password: str) -> None:

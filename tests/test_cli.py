@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +17,15 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, inspect, select
 
-from coordinator import create_app, demo
+from coordinator import clock, create_app, demo, demo_caseload
 from coordinator.auth.service import authenticate
 from coordinator.cli import main
 from coordinator.crypto.keys import KeyRing
 from coordinator.extensions import db
+from coordinator.journal.models import CaseJournalEntry, EntryKind
+from coordinator.patients.caseload import latest_case_join
+from coordinator.patients.models import CoordinationCase, Patient
+from coordinator.patients.screening import ScreeningRules, SickLeaveSummary, Signal, signals
 from tests.databases import DatabaseFactory
 
 DEMO_PASSWORD = "demo password for tests"
@@ -250,11 +255,11 @@ def test_a_raw_read_of_the_database_after_the_demo_reveals_no_patient_data(
     monkeypatch.delenv("COORDINATOR_ENCRYPTION_KEYS", raising=False)
     _run("init")
     assert _run("demo-data").exit_code == 0
+    stories = [patient.story for patient in demo.PATIENTS]
+    stories += [story for unit in demo_caseload.caseloads() for story in unit]
     app = create_app()
     with app.app_context():
-        from coordinator.patients.models import Patient
-
-        assert len(db.session.scalars(select(Patient)).all()) == len(demo.PATIENTS)
+        assert len(db.session.scalars(select(Patient)).all()) == len(stories) == 120
         db.session.remove()
         db.engine.dispose()
 
@@ -262,19 +267,78 @@ def test_a_raw_read_of_the_database_after_the_demo_reveals_no_patient_data(
 
     secrets_in_the_demo = [
         text
-        for patient in demo.PATIENTS
-        for text in (
-            patient.personnummer,
-            patient.personnummer[2:],
-            f"{patient.personnummer[2:8]}-{patient.personnummer[8:]}",
-            patient.first_name,
-            patient.last_name,
-            *(part for note in patient.notes for part in note),
-        )
+        for story in stories[: len(demo.PATIENTS)]
+        for text in (story.details.first_name, *(part for note in story.notes for part in note))
     ]
-    assert len(secrets_in_the_demo) == 3 * 5 + 4 * 2  # three patients, four notes
+    assert len(secrets_in_the_demo) == 4 + 5 * 2  # four hand-written patients, five notes
+    for story in stories:
+        number, details = story.personnummer, story.details
+        secrets_in_the_demo += [
+            number,
+            number[2:],
+            f"{number[2:8]}-{number[8:]}",
+            details.last_name,
+            f"{details.first_name} {details.last_name}",
+            *(text for text in (details.address, details.employer_name) if text),
+            story.doctor,
+            story.reason,
+            *(part for note in story.notes for part in note),
+        ]
     for text in secrets_in_the_demo:
         for encoding in ("utf-8", "utf-16-le"):
             assert text.encode(encoding) not in raw, text
         assert text.lower().encode() not in raw, text
     assert b"demo)" in raw  # the file is readable and holds the (non-secret) unit names
+
+
+def test_the_demo_caseload_shows_every_state_a_coordinator_meets(
+    installation: tuple[Path, str],
+) -> None:
+    _run("init")
+    assert _run("demo-data").exit_code == 0
+
+    app = create_app()
+    with app.app_context():
+        today = clock.today()
+        rows = db.session.execute(
+            select(Patient, CoordinationCase).join(CoordinationCase, latest_case_join())
+        ).all()
+        cases_per_patient = Counter(db.session.scalars(select(CoordinationCase.patient_id)))
+        transfers = db.session.scalars(
+            select(CaseJournalEntry).where(CaseJournalEntry.kind == EntryKind.CASE_TRANSFERRED)
+        ).all()
+        found_signals = {
+            signal
+            for patient, _ in rows
+            for signal in signals(_sick_leave(patient), today, ScreeningRules())
+        }
+        db.session.remove()
+        db.engine.dispose()
+
+    units = sorted({patient.unit_id for patient, _ in rows})
+    for unit in units:
+        in_unit = [(patient, case) for patient, case in rows if patient.unit_id == unit]
+        statuses = Counter(case.status.value for _, case in in_unit)
+        assert statuses == {"new": 24, "offered": 11, "active": 16, "closed": 9}
+        assert sum(case.coordinator_id is None for _, case in in_unit) == 9
+        assert sum(patient.is_protected for patient, _ in in_unit) == 1
+    follow_ups = sorted((case.follow_up_on - today).days for _, case in rows if case.follow_up_on)
+    assert follow_ups.count(-1) == 4  # overdue since yesterday
+    assert sum(0 <= days <= 7 for days in follow_ups) == 10  # due this week
+    assert found_signals == set(Signal)
+    assert {case.outcome.value for _, case in rows if case.outcome} == {
+        "returned_full_time", "returned_part_time", "other_occupation", "studies",
+        "handed_over", "declined",
+    }  # fmt: skip
+    assert list(cases_per_patient.values()).count(2) == 2  # a new sick leave opened a new case
+    assert len(transfers) == 2  # between the two coordinators of the first unit
+    employments = {patient.employment.value for patient, _ in rows}
+    assert employments == {"employed", "unemployed", "self_employed", "student"}
+
+
+def _sick_leave(patient: Patient) -> SickLeaveSummary:
+    return SickLeaveSummary(
+        patient.sick_leave_start, patient.sick_leave_end, patient.sick_leave_days,
+        patient.sick_leave_degree, patient.day_90_on, patient.day_180_on, patient.day_365_on,
+        patient.previous_sick_leave_end, patient.diagnosis,
+    )  # fmt: skip
