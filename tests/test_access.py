@@ -60,6 +60,39 @@ ROUTES: dict[str, Route] = {
     "patients.add_note": Route(
         "POST", "/patients/{patient}/journal", frozenset({COORDINATOR}), 400
     ),
+    "patients.register": Route("GET", "/patients/new", frozenset({COORDINATOR})),
+    "patients.edit": Route("GET", "/patients/{patient}/edit", frozenset({COORDINATOR})),
+    # Showing a protected identity needs nothing but the button (and its token).
+    "patients.reveal": Route(
+        "POST", "/patients/{patient}/identity", frozenset({COORDINATOR, MANAGER})
+    ),
+    "patients.add_certificate": Route(
+        "POST", "/patients/{patient}/certificates", frozenset({COORDINATOR}), 400
+    ),
+    "patients.decide": Route(
+        "POST", "/patients/{patient}/case/screening", frozenset({COORDINATOR}), 400
+    ),
+    # Buttons without fields: an empty form is a complete one.
+    "patients.activate": Route(
+        "POST", "/patients/{patient}/case/activate", frozenset({COORDINATOR}), 302
+    ),
+    "patients.follow_up": Route(
+        "POST", "/patients/{patient}/case/follow-up", frozenset({COORDINATOR}), 302
+    ),
+    "patients.transfer": Route(
+        "POST", "/patients/{patient}/case/transfer", frozenset({COORDINATOR}), 400
+    ),
+    "patients.close": Route(
+        "POST", "/patients/{patient}/case/close", frozenset({COORDINATOR}), 400
+    ),
+    # The patient's case is open: opening another is refused.
+    "patients.open_case": Route(
+        "POST", "/patients/{patient}/case/open", frozenset({COORDINATOR}), 409
+    ),
+    "certificate_import.upload": Route("GET", "/patients/import/", frozenset({COORDINATOR})),
+    "certificate_import.import_file": Route(
+        "POST", "/patients/import/", frozenset({COORDINATOR}), 400
+    ),
     "admin.index": Route("GET", "/admin/", frozenset({ADMIN}), ok_status=302),
     "admin.users": Route("GET", "/admin/users", frozenset({ADMIN})),
     "admin.user_new": Route("GET", "/admin/users/new", frozenset({ADMIN})),

@@ -17,6 +17,7 @@ from coordinator.journal.models import AccessAction, AccessLogEntry
 from coordinator.patients.models import Patient
 from coordinator.patients.service import (
     InvalidPersonnummer,
+    PatientDetails,
     find_by_personnummer,
     register_patient,
 )
@@ -29,7 +30,7 @@ def registered(app: Flask, world: World) -> int:
     """A patient of unit A registered through the service, written as 10 digits with a dash."""
     with app.app_context():
         actor = actor_for(world.coordinator_a, world.unit_a)
-        patient = register_patient(actor, "850709-9805", "Åsa", "Åström")
+        patient = register_patient(actor, "850709-9805", PatientDetails("Åsa", "Åström"))
         db.session.commit()
         return patient.id
 

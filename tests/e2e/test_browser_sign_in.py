@@ -100,7 +100,8 @@ def test_coordinator_signs_in_with_totp_switches_unit_and_signs_out(
     choose_unit(page, live_url, NORTH)
 
     expect_working_in(page, NORTH)
-    expect(page.locator("h1")).to_have_text(f"Välkommen, {coordinator.full_name}")
+    expect(page.locator("h1")).to_have_text("Idag")
+    expect(page.locator(".page-head p").first).to_have_text(f"Välkommen, {coordinator.full_name}")
     assert console_errors.messages == []
 
     switch_unit(page, live_url, SOUTH)

@@ -17,7 +17,7 @@ from coordinator.patients.identity import (
     parse_identity_number,
 )
 from coordinator.patients.models import Patient
-from coordinator.patients.service import InvalidPersonnummer, register_patient
+from coordinator.patients.service import InvalidPersonnummer, PatientDetails, register_patient
 from tests.conftest import World
 
 TODAY = date(2026, 11, 23)
@@ -101,12 +101,12 @@ def test_registering_a_patient_refuses_a_wrong_check_digit_and_writes_nothing(
         before = db.session.scalar(select(func.count()).select_from(Patient))
 
         with pytest.raises(InvalidPersonnummer) as refused:
-            register_patient(actor, "19121212-1213", "Tolvan", "Tolvansson")
+            register_patient(actor, "19121212-1213", PatientDetails("Tolvan", "Tolvansson"))
 
         # Outside a request (commands, imports) messages are in English.
         assert str(refused.value.message) == (
             "That is not a valid personnummer or samordningsnummer; check the digits."
         )
         assert db.session.scalar(select(func.count()).select_from(Patient)) == before
-        registered = register_patient(actor, "121212+1212", "Tolvan", "Tolvansson")
+        registered = register_patient(actor, "121212+1212", PatientDetails("Tolvan", "Tolvansson"))
         assert registered.personnummer == "191212121212"

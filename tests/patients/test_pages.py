@@ -36,7 +36,7 @@ def _post(client: FlaskClient, url: str, data: dict[str, str]):  # type: ignore[
 def test_the_list_shows_the_units_patients_and_logs_each_one_shown(
     app: Flask, world: World, coordinator_client: FlaskClient
 ) -> None:
-    response = coordinator_client.get("/patients/")
+    response = coordinator_client.get("/patients/?scope=unit")
 
     assert response.status_code == 200
     assert "Tolvansson, Tolvan" in response.text
@@ -57,6 +57,7 @@ def test_the_patient_page_shows_the_journal_and_logs_the_reads(
     a, unit, patient = world.coordinator_a.id, world.unit_a.id, world.patient_a.id
     assert _log(app) == [
         (a, unit, patient, "read", "patient"),
+        (a, unit, patient, "read", "certificates"),
         (a, unit, patient, "read", "case_journal"),
     ]
 
@@ -80,7 +81,7 @@ def test_a_note_is_signed_encrypted_logged_and_shown_escaped(
     response = _post(coordinator_client, f"{url}/journal", {"heading": "Telefon", "body": text})
 
     assert response.status_code == 302
-    assert response.headers["Location"] == url
+    assert response.headers["Location"] == f"{url}#note"
     page = coordinator_client.get(url)
     assert flashes(page) == [("success", "Anteckningen är signerad och sparad.")]
     assert "Ringde arbetsgivaren &lt;script&gt;alert(1)&lt;/script&gt; om anpassning." in page.text
@@ -123,6 +124,7 @@ def test_an_incomplete_note_changes_nothing_but_the_read_it_showed_is_still_logg
     a, unit, patient = world.coordinator_a.id, world.unit_a.id, world.patient_a.id
     assert _log(app) == [
         (a, unit, patient, "read", "patient"),
+        (a, unit, patient, "read", "certificates"),
         (a, unit, patient, "read", "case_journal"),
     ]
 
@@ -146,7 +148,7 @@ def test_search_by_personnummer_in_any_common_form_opens_the_patient(
     app: Flask, world: World, coordinator_client: FlaskClient
 ) -> None:
     for written in ("19410708-6995", "410708-6995", "4107086995", " 194107086995 "):
-        response = _post(coordinator_client, "/patients/search", {"personnummer": written})
+        response = _post(coordinator_client, "/patients/search", {"query": written})
 
         assert response.status_code == 302, written
         assert response.headers["Location"] == f"/patients/{world.patient_a.uid}"
@@ -157,7 +159,7 @@ def test_search_by_personnummer_in_any_common_form_opens_the_patient(
 def test_search_does_not_reach_another_units_patient(
     app: Flask, world: World, coordinator_client: FlaskClient
 ) -> None:
-    response = _post(coordinator_client, "/patients/search", {"personnummer": "19811228-9874"})
+    response = _post(coordinator_client, "/patients/search", {"query": "19811228-9874"})
 
     assert response.status_code == 404
     assert alert(response) == "Ingen patient med det personnumret finns i den här enheten."
@@ -165,10 +167,12 @@ def test_search_does_not_reach_another_units_patient(
 
 
 def test_a_malformed_personnummer_gets_a_clear_message(coordinator_client: FlaskClient) -> None:
-    response = _post(coordinator_client, "/patients/search", {"personnummer": "12-34"})
+    response = _post(coordinator_client, "/patients/search", {"query": "12-34"})
 
     assert response.status_code == 400
-    assert alert(response) == "Skriv personnumret med 10 eller 12 siffror, t.ex. 19121212-1212."
+    assert field_errors(response) == {
+        "query": "Skriv personnumret med 10 eller 12 siffror, t.ex. 19121212-1212."
+    }
 
 
 def test_a_tampered_value_gives_a_plain_error_page_and_a_log_line_that_says_where(
