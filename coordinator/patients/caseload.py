@@ -186,17 +186,7 @@ def summary_rows(
 def _row(
     record: Row[Any], today: date, rules: ScreeningRules, diagnosis: str | None
 ) -> CaseloadRow:
-    summary = SickLeaveSummary(
-        start=record.sick_leave_start,
-        end=record.sick_leave_end,
-        days=record.sick_leave_days,
-        degree=record.sick_leave_degree,
-        day_90_on=record.day_90_on,
-        day_180_on=record.day_180_on,
-        day_365_on=record.day_365_on,
-        previous_end=record.previous_sick_leave_end,
-        diagnosis_code=diagnosis,
-    )
+    summary = SickLeaveSummary.of(record, diagnosis)
     return CaseloadRow(
         patient_id=record.id,
         is_protected=record.is_protected,

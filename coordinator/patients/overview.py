@@ -48,20 +48,6 @@ class Overview:
         return self.sick_leave[-1] if self.sick_leave else None
 
 
-def summary_of(patient: Patient) -> SickLeaveSummary:
-    return SickLeaveSummary(
-        start=patient.sick_leave_start,
-        end=patient.sick_leave_end,
-        days=patient.sick_leave_days,
-        degree=patient.sick_leave_degree,
-        day_90_on=patient.day_90_on,
-        day_180_on=patient.day_180_on,
-        day_365_on=patient.day_365_on,
-        previous_end=patient.previous_sick_leave_end,
-        diagnosis_code=patient.diagnosis,
-    )
-
-
 def _case_view(case: SickLeaveCase, by_id: dict[int, Certificate], today: date) -> CaseView:
     shown = [by_id[p.ref] for p in case.periods if p.ref in by_id]
     overlapping = [
@@ -105,7 +91,7 @@ def overview(actor: Actor, patient: Patient, today: date, rules: ScreeningRules)
         case=all_cases[0] if all_cases else None,
         earlier_cases=all_cases[1:],
         sick_leave=sick_leave,
-        signals=signals(summary_of(patient), today, rules),
+        signals=signals(SickLeaveSummary.of(patient, patient.diagnosis), today, rules),
         diagnoses=diagnoses,
         entries=journal.timeline(actor, patient),
     )

@@ -82,6 +82,21 @@ class SickLeaveSummary:
     previous_end: date | None
     diagnosis_code: str | None = None
 
+    @classmethod
+    def of(cls, source: Any, diagnosis_code: str | None) -> SickLeaveSummary:
+        """From a patient, or a row of the patients table's summary columns."""
+        return cls(
+            start=source.sick_leave_start,
+            end=source.sick_leave_end,
+            days=source.sick_leave_days,
+            degree=source.sick_leave_degree,
+            day_90_on=source.day_90_on,
+            day_180_on=source.day_180_on,
+            day_365_on=source.day_365_on,
+            previous_end=source.previous_sick_leave_end,
+            diagnosis_code=diagnosis_code,
+        )
+
     def is_ongoing(self, today: date) -> bool:
         return self.start is not None and self.end is not None and self.start <= today <= self.end
 

@@ -20,7 +20,6 @@ from coordinator.patients.certificates import (
     certificates_of,
 )
 from coordinator.patients.models import CaseOutcome, CaseStatus, Patient
-from coordinator.patients.overview import summary_of
 from coordinator.patients.screening import SickLeaveSummary
 from tests.crypto.support import stored
 from tests.patients.support import (
@@ -93,7 +92,9 @@ def test_a_certificate_breaking_a_rule_is_refused_and_nothing_is_written(
 
     assert (refused.value.field, str(refused.value)) == (field, message)
     assert rows_written() == before
-    assert summary_of(patient) == SickLeaveSummary(None, None, None, None, None, None, None, None)
+    assert SickLeaveSummary.of(patient, patient.diagnosis) == SickLeaveSummary(
+        None, None, None, None, None, None, None, None
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,7 +166,7 @@ def test_certificates_five_days_apart_make_one_sick_leave_case_with_its_mileston
     certify(me, patient, date(2026, 5, 1), date(2026, 6, 30), 50, "M54.5")  # certificate
 
     assert current_app.config["SICK_LEAVE_GAP_DAYS"] == 5
-    assert summary_of(patient) == SickLeaveSummary(
+    assert SickLeaveSummary.of(patient, patient.diagnosis) == SickLeaveSummary(
         start=date(2026, 3, 1),
         end=date(2026, 6, 30),
         days=31 + 25 + 61,
@@ -184,7 +185,7 @@ def test_six_days_without_a_certificate_start_a_new_sick_leave_case(
     certify(me, patient, date(2026, 5, 1), date(2026, 5, 20), 100, "F43.2")
     certify(me, patient, date(2026, 5, 27), date(2026, 6, 30), 75, "J06.9")  # 21–26 May: none
 
-    assert summary_of(patient) == SickLeaveSummary(
+    assert SickLeaveSummary.of(patient, patient.diagnosis) == SickLeaveSummary(
         start=date(2026, 5, 27),
         end=date(2026, 6, 30),
         days=35,
