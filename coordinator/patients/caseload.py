@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
@@ -23,6 +23,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Row, and_, func, select
 
 from coordinator.access import Actor
+from coordinator.crypto import runtime
+from coordinator.crypto.envelope import open_sealed
+from coordinator.crypto.keys import KeyRing
 from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
@@ -119,8 +122,6 @@ class Page:
     page: int
     pages: int
     filters: Filters
-    #: Counts per signal over the filtered rows (the chips above the list).
-    signal_counts: dict[Signal, int] = field(default_factory=dict)
 
 
 def latest_case_join() -> Any:
@@ -131,7 +132,13 @@ def latest_case_join() -> Any:
         .correlate(Patient)
         .scalar_subquery()
     )
-    return and_(CoordinationCase.patient_id == Patient.id, CoordinationCase.id == latest)
+    # The unit condition is implied, but stating it lets PostgreSQL start from the unit's
+    # cases instead of every open case in the region.
+    return and_(
+        CoordinationCase.patient_id == Patient.id,
+        CoordinationCase.unit_id == Patient.unit_id,
+        CoordinationCase.id == latest,
+    )
 
 
 _SUMMARY_COLUMNS = (
@@ -184,8 +191,9 @@ def summary_rows(
 
 
 def _row(
-    record: Row[Any], today: date, rules: ScreeningRules, diagnosis: str | None
+    record: Row[Any], today: date, rules: ScreeningRules | None, diagnosis: str | None
 ) -> CaseloadRow:
+    """A row; screened (signals computed) when ``rules`` are given."""
     summary = SickLeaveSummary.of(record, diagnosis)
     return CaseloadRow(
         patient_id=record.id,
@@ -195,25 +203,28 @@ def _row(
         coordinator_id=record.coordinator_id,
         follow_up_on=record.follow_up_on,
         days=summary.days_on(today) if summary.is_ongoing(today) else 0,
-        signals=signals(summary, today, rules),
+        signals=signals(summary, today, rules) if rules is not None else [],
         milestone=summary.next_milestone(today),
     )
 
 
-def _decrypt(field_name: str, record: Row[Any], sealed: bytes | None) -> str | None:
-    descriptor = getattr(Patient, field_name)
-    return None if sealed is None else descriptor.decrypt(record.uid.hex, sealed)
+def _decrypt(keyring: KeyRing, column: str, record: Row[Any], sealed: bytes | None) -> str | None:
+    """Open one of the patients table's text values (the key ring looked up once, by the
+    caller: a list decrypts thousands)."""
+    if sealed is None:
+        return None
+    return open_sealed(keyring, "patients", column, record.uid.hex, sealed).decode("utf-8")
 
 
 #: Swedish alphabetical order for the letters after z.
 _SWEDISH = str.maketrans({"å": "{", "ä": "|", "ö": "}", "æ": "|", "ø": "}"})
 
 
-def _name_key(record: Row[Any]) -> tuple[int, str, str]:
+def _name_key(keyring: KeyRing, record: Row[Any]) -> tuple[int, str, str]:
     if record.is_protected:  # masked in the list, so sorted under the mask, last
         return (1, "", "")
-    last = _decrypt("last_name", record, record._last_name_sealed) or ""
-    first = _decrypt("first_name", record, record._first_name_sealed) or ""
+    last = _decrypt(keyring, "last_name", record, record._last_name_sealed) or ""
+    first = _decrypt(keyring, "first_name", record, record._first_name_sealed) or ""
     return (0, last.casefold().translate(_SWEDISH), first.casefold().translate(_SWEDISH))
 
 
@@ -248,21 +259,29 @@ def _keep(row: CaseloadRow, filters: Filters) -> bool:
 
 
 def rows(
-    actor: Actor, filters: Filters, today: date, rules: ScreeningRules
+    actor: Actor, filters: Filters, today: date, rules: ScreeningRules, *, screen: bool = True
 ) -> tuple[list[CaseloadRow], dict[int, tuple[int, str, str]]]:
     """Steps 1–2 without paging: every row that passes all filters, and name keys if sorted
-    by name. Shared by the list and the Today page."""
+    by name. Shared by the list and the Today page.
+
+    Screening every row needs every diagnosis decrypted; with ``screen=False`` (no filter
+    needs it) rows come unscreened and :func:`load` screens just the page.
+    """
+    screen = screen or filters.signal is not None or filters.group is not None
     with_names = filters.sort is Sort.NAME
-    records = summary_rows(actor, filters, today, with_diagnosis=True, with_names=with_names)
+    records = summary_rows(actor, filters, today, with_diagnosis=screen, with_names=with_names)
+    keyring = runtime.keys()
     built: list[CaseloadRow] = []
     names: dict[int, tuple[int, str, str]] = {}
     for record in records:
-        diagnosis = _decrypt("diagnosis", record, record._diagnosis_sealed)
-        row = _row(record, today, rules, diagnosis)
+        diagnosis = (
+            _decrypt(keyring, "diagnosis", record, record._diagnosis_sealed) if screen else None
+        )
+        row = _row(record, today, rules if screen else None, diagnosis)
         if _keep(row, filters):
             built.append(row)
             if with_names:
-                names[row.patient_id] = _name_key(record)
+                names[row.patient_id] = _name_key(keyring, record)
     return built, names
 
 
@@ -285,17 +304,17 @@ def caseload(
     actor: Actor, filters: Filters, today: date, rules: ScreeningRules, page_size: int
 ) -> Page:
     """The list page: filtered, sorted, one page of rows with their patients loaded."""
-    matching, names = rows(actor, filters, today, rules)
-    counts = {signal: 0 for signal in Signal}
-    for row in matching:
-        for signal in row.signals:
-            counts[signal] += 1
+    matching, names = rows(actor, filters, today, rules, screen=False)
     matching = _sorted(matching, filters, names)
     pages = max(1, math.ceil(len(matching) / page_size))
     page = min(max(1, filters.page), pages)
     shown = matching[(page - 1) * page_size : page * page_size]
     load(actor, shown)
-    return Page(shown, len(matching), page, pages, filters, counts)
+    for row in shown:  # the page's rows are screened now that their patients are loaded
+        if row.patient is not None and row.summary.diagnosis_code is None:
+            row.summary = SickLeaveSummary.of(row.patient, row.patient.diagnosis)
+            row.signals = signals(row.summary, today, rules)
+    return Page(shown, len(matching), page, pages, filters)
 
 
 def load(actor: Actor, shown: list[CaseloadRow]) -> None:

@@ -25,6 +25,7 @@ SEALED_COLUMNS = {
     for model, fields in REGISTRY.items()
 }
 
+
 @contextmanager
 def running(app: Flask) -> Iterator[None]:
     """The app context of a test's extra app; closes its database connections at the end."""

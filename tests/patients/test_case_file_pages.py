@@ -97,8 +97,9 @@ def test_registering_stores_the_details_encrypted_and_opens_a_case_for_the_coord
         assert (patient.employment, patient.occupation) == (Employment.EMPLOYED, "Undersköterska")
         assert patient.email is None
         raw = db.session.execute(
-            select(Patient._address_sealed, Patient._employer_name_sealed)  # type: ignore[attr-defined]
-            .where(Patient.id == patient.id)
+            select(Patient._address_sealed, Patient._employer_name_sealed).where(  # type: ignore[attr-defined]
+                Patient.id == patient.id
+            )
         ).first()
         assert raw is not None
         assert b"Storgatan" not in raw[0]

@@ -159,23 +159,6 @@ def test_the_signal_filter_keeps_the_open_cases_with_that_signal_today(
     }  # fmt: skip
 
 
-def test_the_signal_counts_cover_every_listed_patient_not_only_the_page(
-    me: Actor, unit: None
-) -> None:
-    page = listing(me, page_size=2, scope=Scope.UNIT)
-
-    assert (len(page.rows), page.total) == (2, 12)  # the open cases; Berg's is closed
-    assert page.signal_counts == {
-        Signal.SICK_LISTED_LONG: 7,
-        Signal.EXPECTED_LONG: 5,
-        Signal.RECURRENT: 1,
-        Signal.MENTAL_ILL_HEALTH: 3,
-        Signal.LONG_TERM_PAIN: 2,
-        Signal.APPROACHING_DAY_90: 1,
-        Signal.APPROACHING_DAY_180: 1,
-    }
-
-
 def test_the_length_band_counts_todays_sick_leave_day(me: Actor, unit: None) -> None:
     shown = {low: names(listing(me, scope=Scope.UNIT, band_start=low)) for low, _ in LENGTH_BANDS}
 
