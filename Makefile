@@ -7,7 +7,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 CATALOGUES := $(wildcard coordinator/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint check bench translations clean
+.PHONY: run test lint check bench bench-caseload translations clean
 
 ## make run: set everything up and start the app with demo data on http://127.0.0.1:5000
 run: $(VENV)/.installed $(COMPILED)
@@ -33,6 +33,11 @@ check: lint test
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/protection.py $(BENCH_ARGS)
 
+## make bench-caseload: time the caseload list and the Today page with 100 000 patients
+## (docs/performance.md; takes a few minutes; options after BENCH_ARGS=, e.g. --runs 10)
+bench-caseload: $(VENV)/.installed
+	$(BIN)/python benchmarks/caseload.py $(BENCH_ARGS)
+
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
@@ -50,7 +55,7 @@ translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		-o coordinator/translations/messages.pot .
 	$(BIN)/pybabel update -i coordinator/translations/messages.pot -d coordinator/translations \
-		--no-wrap --ignore-obsolete
+		--no-wrap --ignore-obsolete --no-fuzzy-matching
 	rm coordinator/translations/messages.pot
 
 clean:
