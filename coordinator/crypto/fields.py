@@ -17,7 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any, Generic, Literal, TypeVar, overload
 
@@ -27,6 +27,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from coordinator.crypto import runtime
 from coordinator.crypto.envelope import open_sealed, seal
+from coordinator.crypto.keys import KeyRing
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -190,8 +191,10 @@ class Encrypted(Generic[V]):
     def encrypt(self, row: str, value: Any) -> bytes:
         return seal(runtime.keys(), self.table, self.name, row, self.codec.encode(value))
 
-    def decrypt(self, row: str, sealed: bytes) -> Any:
-        return self.codec.decode(open_sealed(runtime.keys(), self.table, self.name, row, sealed))
+    def decrypt(self, row: str, sealed: bytes, keyring: KeyRing | None = None) -> Any:
+        """Open a stored value; a loop over many rows passes the key ring it took once."""
+        keyring = keyring or runtime.keys()
+        return self.codec.decode(open_sealed(keyring, self.table, self.name, row, sealed))
 
     def blind_index(self, value: str, version: int) -> bytes:
         """The blind index of ``value`` under one key version."""
@@ -205,9 +208,17 @@ class Encrypted(Generic[V]):
 
         Raises ``ValueError`` when the normaliser rejects the value.
         """
+        return self.index.in_(list(self.search_indexes([value])))
+
+    @property
+    def index(self) -> Any:
+        """The blind index column (for batched ``IN`` lookups)."""
         if self.normalise is None:
             raise TypeError(f"{self.table}.{self.name} has no blind index to search")
-        keys = runtime.keys()
-        candidates = [self.blind_index(value, version) for version in keys.active_versions]
-        column: Any = getattr(self.owner, self.index_attribute)
-        return column.in_(candidates)
+        return getattr(self.owner, self.index_attribute)
+
+    def search_indexes(self, values: Iterable[str]) -> dict[bytes, str]:
+        """Each value's blind index under every active key version (during a rotation a row
+        may still carry its old version's), mapped back to the value it stands for."""
+        versions = runtime.keys().active_versions
+        return {self.blind_index(value, version): value for value in values for version in versions}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -24,7 +24,6 @@ from sqlalchemy import Row, and_, func, select
 
 from coordinator.access import Actor
 from coordinator.crypto import runtime
-from coordinator.crypto.envelope import open_sealed
 from coordinator.crypto.keys import KeyRing
 from coordinator.extensions import db
 from coordinator.journal import service as journal
@@ -110,6 +109,9 @@ class CaseloadRow:
     days: int
     signals: list[Signal]
     milestone: tuple[int, date] | None
+    #: When a certificate was last registered, and when the current coordinator got the case.
+    certificate_added_at: datetime | None = None
+    assigned_at: datetime | None = None
     #: Filled for the rows on the page.
     patient: Patient | None = None
     case: CoordinationCase | None = None
@@ -153,6 +155,8 @@ _SUMMARY_COLUMNS = (
     Patient.day_180_on,
     Patient.day_365_on,
     Patient.previous_sick_leave_end,
+    Patient.certificate_added_at,
+    CoordinationCase.assigned_at,
     CoordinationCase.status,
     CoordinationCase.coordinator_id,
     CoordinationCase.follow_up_on,
@@ -205,15 +209,18 @@ def _row(
         days=summary.days_on(today) if summary.is_ongoing(today) else 0,
         signals=signals(summary, today, rules) if rules is not None else [],
         milestone=summary.next_milestone(today),
+        certificate_added_at=record.certificate_added_at,
+        assigned_at=record.assigned_at,
     )
 
 
 def _decrypt(keyring: KeyRing, column: str, record: Row[Any], sealed: bytes | None) -> str | None:
-    """Open one of the patients table's text values (the key ring looked up once, by the
-    caller: a list decrypts thousands)."""
+    """Open one of the patients table's values (the key ring taken once: a list opens
+    thousands)."""
     if sealed is None:
         return None
-    return open_sealed(keyring, "patients", column, record.uid.hex, sealed).decode("utf-8")
+    field: str = getattr(Patient, column).decrypt(record.uid.hex, sealed, keyring)
+    return field
 
 
 #: Swedish alphabetical order for the letters after z.

@@ -25,7 +25,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from coordinator.access import Actor
-from coordinator.crypto import runtime
 from coordinator.errors import InvalidField
 from coordinator.extensions import db
 from coordinator.journal import service as journal
@@ -190,16 +189,15 @@ def _registered(actor: Actor, numbers: Iterable[str]) -> dict[str, Patient]:
     batch (during a key rotation a row may still carry its old version's index); the index a
     patient carries says which number it matched.
     """
-    personnummer = Patient.personnummer
-    versions = runtime.keys().active_versions
-    by_index = {personnummer.blind_index(n, v): n for n in numbers for v in versions}
-    column = getattr(Patient, personnummer.index_attribute)
+    by_index = Patient.personnummer.search_indexes(numbers)
+    column = Patient.personnummer.index
     indexes = list(by_index)
     found: dict[str, Patient] = {}
     for start in range(0, len(indexes), BATCH):
-        query = service.in_unit(actor).where(column.in_(indexes[start : start + BATCH]))
-        for patient in db.session.scalars(query):
-            found[by_index[bytes(getattr(patient, personnummer.index_attribute))]] = patient
+        query = service.in_unit(actor).add_columns(column)
+        query = query.where(column.in_(indexes[start : start + BATCH]))
+        for patient, index in db.session.execute(query):
+            found[by_index[bytes(index)]] = patient
     return found
 
 

@@ -101,16 +101,24 @@ def find_by_name(actor: Actor, query: str) -> list[Patient]:
     words = normalise_name(query).split()
     if not words:
         return []
-    splits = [(" ".join(words[:i]), " ".join(words[i:])) for i in range(len(words))]
-    found: dict[int, Patient] = {}
-    for given, family in splits:
-        candidates = db.session.scalars(
-            in_unit(actor).where(Patient.last_name.equals(family), Patient.is_protected.is_(False))
-        ).all()
-        for patient in candidates:
-            if not given or normalise_name(patient.first_name).startswith(given):
-                found[patient.id] = patient
-    patients = sorted(found.values(), key=lambda p: (p.last_name.casefold(), p.first_name))
+    # Every split into given names + family name, looked up in one indexed query.
+    splits = {" ".join(words[i:]): " ".join(words[:i]) for i in range(len(words))}
+    candidates = db.session.scalars(
+        in_unit(actor).where(
+            Patient.last_name.index.in_(list(Patient.last_name.search_indexes(splits))),
+            Patient.is_protected.is_(False),
+        )
+    ).all()
+    patients = sorted(
+        (
+            patient
+            for patient in candidates
+            if normalise_name(patient.first_name).startswith(
+                splits.get(normalise_name(patient.last_name), "\0")
+            )
+        ),
+        key=lambda p: (p.last_name.casefold(), p.first_name),
+    )
     journal.record_accesses(actor, patients, AccessAction.SEARCH)
     return patients
 

@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from coordinator import clock
 from coordinator.access import Actor
-from coordinator.auth.models import User
-from coordinator.extensions import db
 from coordinator.patients import caseload
 from coordinator.patients.caseload import CaseloadRow, Filters, Scope, StatusFilter
-from coordinator.patients.models import CaseStatus, CoordinationCase, Patient
+from coordinator.patients.models import CaseStatus, Patient
 from coordinator.patients.screening import ScreeningRules, signal_text
 
 #: How many patients a group shows before "and N more" links to the filtered list.
@@ -78,10 +75,9 @@ def provider(function: Provider) -> Provider:
 
 def start_visit(actor: Actor) -> datetime:
     """Record this visit; return the previous one (what "new since last visit" compares to)."""
-    user = db.session.get(User, actor.user.id) or actor.user
     now = clock.now()
-    previous = user.today_seen_at or now - FIRST_VISIT_WINDOW
-    user.today_seen_at = now
+    previous = actor.user.today_seen_at or now - FIRST_VISIT_WINDOW
+    actor.user.today_seen_at = now
     return previous
 
 
@@ -115,45 +111,25 @@ def queue(actor: Actor, since: datetime, rules: ScreeningRules) -> list[Group]:
 # -- The patients feature's own providers -------------------------------------------------
 
 
-def _new_certificates_since(context: Context) -> set[int]:
-    ids = [row.patient_id for row in context.rows]
-    if not ids:
-        return set()
-    return set(
-        db.session.scalars(
-            select(Patient.id).where(
-                Patient.id.in_(ids), Patient.certificate_added_at > context.since
-            )
-        )
-    )
-
-
 @provider
 def new_certificates(context: Context) -> Iterable[Group]:
-    fresh = _new_certificates_since(context)
     items = [
         (row.patient_id, _note_sick_leave(row))
         for row in sorted(context.rows, key=lambda r: -r.days)
-        if row.patient_id in fresh
+        if row.certificate_added_at is not None and row.certificate_added_at > context.since
     ]
     yield Group("new-certificates", str(_l("New certificates since your last visit")), items)
 
 
 @provider
 def assigned_to_me(context: Context) -> Iterable[Group]:
-    ids = [row.patient_id for row in context.rows if row.coordinator_id == context.actor.user.id]
-    if not ids:
-        return
-    fresh = set(
-        db.session.scalars(
-            select(CoordinationCase.patient_id).where(
-                CoordinationCase.patient_id.in_(ids),
-                CoordinationCase.assigned_at > context.since,
-                CoordinationCase.status != CaseStatus.CLOSED,
-            )
-        )
-    )
-    items = [(pid, str(_l("Now yours"))) for pid in ids if pid in fresh]
+    items = [
+        (row.patient_id, str(_l("Now yours")))
+        for row in context.rows
+        if row.coordinator_id == context.actor.user.id
+        and row.assigned_at is not None
+        and row.assigned_at > context.since
+    ]
     yield Group("assigned", str(_l("Cases given to you since your last visit")), items)
 
 
