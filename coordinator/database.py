@@ -12,13 +12,13 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from flask import Flask, Response, g
 from sqlalchemy import DateTime, Dialect, MetaData, event
 from sqlalchemy import Enum as SQLEnum
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
@@ -36,6 +36,33 @@ class Base(DeclarativeBase):
     """Declarative base of every model."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AppendOnlyError(RuntimeError):
+    """Code tried to change or delete, through the ORM, a record that is history."""
+
+
+class AppendOnly:
+    """Mixin for records that are history: inserted once, never updated or deleted.
+
+    The ORM refuses both (below); database triggers back that up, letting through only key
+    rotation's rewrite of the sealed columns, which goes around the ORM.
+    """
+
+    #: What one record is called in the refusal ("entries", "records").
+    append_only_noun: ClassVar[str] = "records"
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
+    for instance in session.deleted:
+        if isinstance(instance, AppendOnly):
+            name, noun = type(instance).__name__, instance.append_only_noun
+            raise AppendOnlyError(f"{name} {noun} are never deleted")
+    for instance in session.dirty:
+        if isinstance(instance, AppendOnly) and session.is_modified(instance):
+            name, noun = type(instance).__name__, instance.append_only_noun
+            raise AppendOnlyError(f"{name} {noun} are never changed")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

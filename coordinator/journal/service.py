@@ -18,8 +18,7 @@ from typing import Any
 from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import select
 
 from coordinator import clock
 from coordinator.access import Actor
@@ -62,10 +61,17 @@ def _access_entry(
     )
 
 
-#: Accesses that happened even if the request then fails: data was shown or handed out.
+#: Accesses that happened even if the request then fails: data was shown or handed out, or
+#: an attempt was refused (the refusal is what fails the request).
 #: They are logged again after a rollback; creations and changes rolled back did not happen.
 _SURVIVE_ROLLBACK = frozenset(
-    {AccessAction.READ, AccessAction.SEARCH, AccessAction.PRINT, AccessAction.EXPORT}
+    {
+        AccessAction.READ,
+        AccessAction.SEARCH,
+        AccessAction.PRINT,
+        AccessAction.EXPORT,
+        AccessAction.DENIED,
+    }
 )
 _LOGGED_COLUMNS = ("at", "user_id", "unit_id", "role", "patient_id", "action", "object_type",
                    "object_id", "request_id")  # fmt: skip
@@ -172,24 +178,6 @@ def timeline(actor: Actor, patient: Patient) -> list[CaseJournalEntry]:
     ).all()
     record_access(actor, patient, AccessAction.READ, "case_journal")
     return list(entries)
-
-
-class JournalIsAppendOnly(RuntimeError):
-    """Code tried to change or delete a journal entry through the ORM."""
-
-
-_JOURNAL_MODELS = (AccessLogEntry, CaseJournalEntry)
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_changes(session: Session, _context: UOWTransaction, _instances: object) -> None:
-    """The ORM never updates or deletes a journal entry (the triggers back this up)."""
-    for instance in session.deleted:
-        if isinstance(instance, _JOURNAL_MODELS):
-            raise JournalIsAppendOnly(f"{type(instance).__name__} entries are never deleted")
-    for instance in session.dirty:
-        if isinstance(instance, _JOURNAL_MODELS) and session.is_modified(instance):
-            raise JournalIsAppendOnly(f"{type(instance).__name__} entries are never changed")
 
 
 def verify_all() -> list[chain.Verification]:

@@ -7,10 +7,10 @@ from flask import Flask
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DatabaseError
 
+from coordinator.database import AppendOnlyError
 from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, AccessLogEntry, CaseJournalEntry, ChainHead
-from coordinator.journal.service import JournalIsAppendOnly
 from tests.conftest import World
 from tests.journal.support import NOTES, write_history
 
@@ -144,7 +144,7 @@ def test_the_orm_refuses_to_change_an_access_entry(app: Flask, history: None) ->
         entry.action = AccessAction.EXPORT
 
         with pytest.raises(
-            JournalIsAppendOnly, match=r"^AccessLogEntry entries are never changed$"
+            AppendOnlyError, match=r"^AccessLogEntry entries are never changed$"
         ):
             db.session.flush()
         db.session.rollback()
@@ -161,7 +161,7 @@ def test_the_orm_refuses_to_delete_an_access_entry(app: Flask, history: None) ->
         db.session.delete(entry)
 
         with pytest.raises(
-            JournalIsAppendOnly, match=r"^AccessLogEntry entries are never deleted$"
+            AppendOnlyError, match=r"^AccessLogEntry entries are never deleted$"
         ):
             db.session.commit()
         db.session.rollback()
@@ -177,7 +177,7 @@ def test_the_orm_refuses_to_change_a_case_entrys_text(app: Flask, history: None)
         entry.body = "Något helt annat."
 
         with pytest.raises(
-            JournalIsAppendOnly, match=r"^CaseJournalEntry entries are never changed$"
+            AppendOnlyError, match=r"^CaseJournalEntry entries are never changed$"
         ):
             db.session.commit()
         db.session.rollback()
@@ -194,7 +194,7 @@ def test_the_orm_refuses_to_delete_a_case_entry(app: Flask, history: None) -> No
         db.session.delete(entry)
 
         with pytest.raises(
-            JournalIsAppendOnly, match=r"^CaseJournalEntry entries are never deleted$"
+            AppendOnlyError, match=r"^CaseJournalEntry entries are never deleted$"
         ):
             db.session.flush()
         db.session.rollback()
