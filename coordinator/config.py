@@ -109,6 +109,8 @@ class Config:
     MILESTONE_NOTICE_DAYS = 14
     #: Rows per page of the caseload list.
     CASELOAD_PAGE_SIZE = 50
+    #: Consents ending within this many days are shown on Today and flagged on the patient page.
+    CONSENT_EXPIRY_NOTICE_DAYS = 14
 
     #: Password given to the demo users by ``coordinator demo-data``. Empty: one is generated
     #: and printed once.
@@ -134,6 +136,7 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_SICK_LEAVE_GAP_DAYS": ("SICK_LEAVE_GAP_DAYS", _int),
     "COORDINATOR_SCREENING_SICK_LISTED_DAYS": ("SCREENING_SICK_LISTED_DAYS", _int),
     "COORDINATOR_MILESTONE_NOTICE_DAYS": ("MILESTONE_NOTICE_DAYS", _int),
+    "COORDINATOR_CONSENT_EXPIRY_NOTICE_DAYS": ("CONSENT_EXPIRY_NOTICE_DAYS", _int),
 }
 
 #: The environment variable that moves the instance folder.
@@ -193,6 +196,8 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
         raise ConfigurationError("BABEL_DEFAULT_LOCALE must be one of LANGUAGES.")
     if not 0 <= settings["SICK_LEAVE_GAP_DAYS"] <= 90:  # Rehabstöd allows 0–90 too
         raise ConfigurationError("SICK_LEAVE_GAP_DAYS must be between 0 and 90.")
+    if not 0 <= settings["CONSENT_EXPIRY_NOTICE_DAYS"] <= 365:
+        raise ConfigurationError("CONSENT_EXPIRY_NOTICE_DAYS must be between 0 and 365.")
 
 
 def check_secret_key(key: str, instance: Path) -> None:

@@ -15,6 +15,14 @@ from coordinator.patients.models import CaseStatus, CoordinationCase, Patient
 PASSWORD = "correct horse battery staple"
 
 
+def valid_personnummer(birth: str, serial: int) -> str:
+    """A valid 12-digit personnummer: ``birth`` as YYYYMMDD, a three-digit serial, the check
+    digit computed (Luhn over the ten-digit form)."""
+    digits = f"{birth[2:]}{serial:03d}"
+    total = sum(sum(divmod(int(d) * (2 - i % 2), 10)) for i, d in enumerate(digits))
+    return f"{birth}{serial:03d}{(10 - total % 10) % 10}"
+
+
 class _Factory(SQLAlchemyModelFactory):
     class Meta:
         abstract = True
@@ -53,7 +61,7 @@ class PatientFactory(_Factory):
         sqlalchemy_session_persistence = "commit"
 
     personnummer = factory.Sequence(
-        lambda n: f"1980{(n % 12) + 1:02d}{(n % 28) + 1:02d}{n % 10000:04d}"
+        lambda n: valid_personnummer(f"1980{(n % 12) + 1:02d}{(n % 28) + 1:02d}", n % 1000)
     )
     first_name = factory.Sequence(lambda n: f"Förnamn{n}")
     last_name = factory.Sequence(lambda n: f"Efternamn{n}")

@@ -22,7 +22,7 @@ from coordinator import clock
 from coordinator.auth.models import User
 from coordinator.auth.roles import Role
 from coordinator.crypto import Encrypted, EncryptedRow
-from coordinator.database import UTCDateTime, enum_column
+from coordinator.database import AppendOnly, UTCDateTime, enum_column
 from coordinator.extensions import Model
 
 HASH_BYTES = 32
@@ -57,6 +57,9 @@ class AccessAction(StrEnum):
     PRINT = "print"
     EXPORT = "export"
     SEARCH = "search"
+    #: An attempt the rules refused, e.g. a disclosure without consent: nothing was shown or
+    #: handed out, but the attempt is followed up like any access.
+    DENIED = "denied"
 
     @property
     def label(self) -> str:
@@ -71,12 +74,14 @@ _ACTION_LABELS = {
     AccessAction.PRINT: _l("Printed"),
     AccessAction.EXPORT: _l("Exported"),
     AccessAction.SEARCH: _l("Searched"),
+    AccessAction.DENIED: _l("Denied"),
 }
 
 
-class AccessLogEntry(Model):
+class AccessLogEntry(AppendOnly, Model):
     """One access to one patient's data (*loggpost*). Kept at least five years; never deleted."""
 
+    append_only_noun = "entries"
     __tablename__ = "access_log"
     __table_args__ = (
         Index("ix_access_log_patient_id_at", "patient_id", "at"),
@@ -118,6 +123,8 @@ class EntryKind(StrEnum):
     PATIENT_UPDATED = "patient_updated"
     CONSENT_RECORDED = "consent_recorded"
     CONSENT_WITHDRAWN = "consent_withdrawn"
+    #: Information about the patient was handed to an external recipient.
+    DISCLOSURE = "disclosure"
     PLAN_CREATED = "plan_created"
     PLAN_CHANGED = "plan_changed"
     CONTACT_LOGGED = "contact_logged"
@@ -139,6 +146,7 @@ _KIND_LABELS = {
     EntryKind.PATIENT_UPDATED: _l("Patient details changed"),
     EntryKind.CONSENT_RECORDED: _l("Consent recorded"),
     EntryKind.CONSENT_WITHDRAWN: _l("Consent withdrawn"),
+    EntryKind.DISCLOSURE: _l("Information disclosed"),
     EntryKind.PLAN_CREATED: _l("Plan created"),
     EntryKind.PLAN_CHANGED: _l("Plan changed"),
     EntryKind.CONTACT_LOGGED: _l("Contact logged"),
@@ -146,11 +154,13 @@ _KIND_LABELS = {
 }
 
 
-class CaseJournalEntry(EncryptedRow, Model):
+class CaseJournalEntry(AppendOnly, EncryptedRow, Model):
     """An entry in a patient's case journal (*journalanteckning*): signed, never changed.
 
     A mistake is corrected by a new entry whose ``corrects_seq`` points to the one it corrects.
     """
+
+    append_only_noun = "entries"
 
     __tablename__ = "case_journal"
     __table_args__ = (Index("ix_case_journal_patient_id_seq", "patient_id", "seq"),)

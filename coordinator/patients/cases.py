@@ -19,6 +19,9 @@ from coordinator import clock
 from coordinator.access import Actor
 from coordinator.auth.models import User, user_units
 from coordinator.auth.roles import Role
+from coordinator.consents import service as consents
+from coordinator.consents.models import ConsentKind
+from coordinator.consents.service import Recipient
 from coordinator.errors import DomainError, InvalidField
 from coordinator.extensions import db
 from coordinator.journal import service as journal
@@ -188,10 +191,17 @@ def decide_screening(
 def activate(
     actor: Actor, patient: Patient, expected_version: int | None = None
 ) -> CoordinationCase:
-    """The patient has agreed: coordination is under way (the consents issue adds its check)."""
+    """The patient has agreed: coordination is under way.
+
+    Lag (2019:1297) § 2: coordination interventions only with the patient's consent, so a
+    valid coordination consent is required today (refused and logged otherwise).
+    """
     case = _open_case_for_change(actor, patient, expected_version)
     if case.status is CaseStatus.ACTIVE:
         raise InvalidTransition(_l("Coordination is already under way for this case."))
+    consents.require(
+        actor, patient, Recipient(ConsentKind.COORDINATION), clock.today(), "case_activation"
+    )
     case.status = CaseStatus.ACTIVE
     _take_if_unassigned(actor, case)
     _changed(actor, patient, case)

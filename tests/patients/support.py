@@ -10,11 +10,15 @@ from sqlalchemy import func, select
 
 from coordinator import clock
 from coordinator.access import Actor
+from coordinator.consents import service as consents
+from coordinator.consents.models import Consent, ConsentAnswer, ConsentKind, ConsentMethod
+from coordinator.consents.service import ConsentInput
 from coordinator.extensions import db
 from coordinator.journal.models import AccessLogEntry, CaseJournalEntry, EntryKind
-from coordinator.patients import certificates, service
+from coordinator.patients import cases, certificates, service
 from coordinator.patients.certificates import CertificateInput
-from coordinator.patients.models import Certificate, Patient
+from coordinator.patients.models import Certificate, CoordinationCase, Patient
+from tests.factories import valid_personnummer
 
 #: The day the scenarios happen on (a Monday).
 TODAY = date(2026, 6, 15)
@@ -29,12 +33,8 @@ def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
 NOW = at(TODAY)
 
 
-def personnummer(birth: str, serial: int) -> str:
-    """A valid 12-digit personnummer: ``birth`` as YYYYMMDD, a three-digit serial, the check
-    digit computed (Luhn over the ten-digit form)."""
-    digits = f"{birth[2:]}{serial:03d}"
-    total = sum(sum(divmod(int(d) * (2 - i % 2), 10)) for i, d in enumerate(digits))
-    return f"{birth}{serial:03d}{(10 - total % 10) % 10}"
+#: A valid personnummer for a birth date and a serial (shared with the factories).
+personnummer = valid_personnummer
 
 
 _serials = itertools.count()
@@ -93,3 +93,16 @@ def access_log(since_seq: int = 0) -> list[AccessLogEntry]:
 
 def last_access_seq() -> int:
     return db.session.scalar(select(func.max(AccessLogEntry.seq))) or 0
+
+
+def consent_to_coordination(actor: Actor, patient: Patient) -> Consent:
+    """The patient's oral consent to coordination, given today: what activation needs."""
+    entry = ConsentInput(ConsentKind.COORDINATION, ConsentAnswer.GIVEN, ConsentMethod.ORAL,
+                         clock.today())  # fmt: skip
+    return consents.record(actor, patient, entry)
+
+
+def activate(actor: Actor, patient: Patient) -> CoordinationCase:
+    """The patient consents to coordination and the case becomes active."""
+    consent_to_coordination(actor, patient)
+    return cases.activate(actor, patient)

@@ -20,7 +20,14 @@ from coordinator.patients.sickleave import DEGREES, LENGTH_BANDS
 from tests.conftest import World
 from tests.crypto.support import actor_for
 from tests.factories import PatientFactory, UnitFactory, UserFactory
-from tests.patients.support import TODAY, access_log, certify, last_access_seq, register
+from tests.patients.support import (
+    TODAY,
+    access_log,
+    activate,
+    certify,
+    last_access_seq,
+    register,
+)
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -41,7 +48,7 @@ def unit(me: Actor, colleague: Actor) -> None:
     # Mine, active: day 15, mental ill-health; follow-up today.
     andersson = register(me, "Andersson", "Anna")
     certify(me, andersson, d(2026, 6, 1), d(2026, 7, 15), 100, "F43.2")
-    cases.activate(me, andersson)
+    activate(me, andersson)
     cases.set_follow_up(me, andersson, TODAY)
     # Mine, new: day 88 (day 90 on 17 June), long-term pain, 50 %.
     zetterberg = register(me, "Zetterberg", "Zack")
@@ -54,7 +61,7 @@ def unit(me: Actor, colleague: Actor) -> None:
     # The colleague's, active: day 197 (osteoarthritis); follow-up overdue since yesterday.
     arlig = register(colleague, "Ärlig", "Ärla")
     certify(colleague, arlig, d(2025, 12, 1), d(2026, 8, 31), 100, "M17.1")
-    cases.activate(colleague, arlig)
+    activate(colleague, arlig)
     cases.set_follow_up(colleague, arlig, TODAY - timedelta(days=1))
     # Nobody's yet: day 46 at 25 %, depression.
     ostlund = register(me, "Östlund", "Örjan", assign_to_actor=False)
@@ -71,7 +78,7 @@ def unit(me: Actor, colleague: Actor) -> None:
     # Mine, active, protected identity: day 32 at 50 %, anxiety.
     ek = register(me, "Ek", "Eva", is_protected=True)
     certify(me, ek, d(2026, 5, 15), d(2026, 6, 30), 50, "F41.1")
-    cases.activate(me, ek)
+    activate(me, ek)
     # Mine, new: sick leave ended on 31 May.
     holm = register(me, "Holm", "Hanna")
     certify(me, holm, d(2026, 4, 1), d(2026, 5, 31), 100, "F43.2")

@@ -29,7 +29,15 @@ from tests.conftest import World
 from tests.crypto.support import actor_for, stored
 from tests.databases import is_postgres
 from tests.factories import UserFactory
-from tests.patients.support import NOW, TODAY, certify, entries, register, rows_written
+from tests.patients.support import (
+    NOW,
+    TODAY,
+    certify,
+    consent_to_coordination,
+    entries,
+    register,
+    rows_written,
+)
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -38,7 +46,11 @@ REASON = "Kort sjukskrivning, åter i arbete nästa vecka."
 
 @pytest.fixture
 def patient(me: Actor) -> Patient:
-    return register(me, "Lind", "Lars")
+    """A registered patient who has consented to coordination, as activation requires (the
+    consent gate itself is tested in tests/consents)."""
+    patient = register(me, "Lind", "Lars")
+    consent_to_coordination(me, patient)
+    return patient
 
 
 @pytest.fixture
@@ -161,6 +173,7 @@ def test_an_offered_case_becomes_active(me: Actor, patient: Patient) -> None:
     assert (case.status, case.coordinator_id, case.version) == (CaseStatus.ACTIVE, me.user.id, 3)
     assert [e.kind for e in entries(patient)] == [
         EntryKind.CASE_OPENED,
+        EntryKind.CONSENT_RECORDED,
         EntryKind.SCREENING_DECIDED,
         EntryKind.CASE_UPDATED,
     ]

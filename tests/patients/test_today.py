@@ -23,7 +23,15 @@ from coordinator.patients.screening import ScreeningRules
 from tests.conftest import World
 from tests.crypto.support import actor_for
 from tests.factories import UserFactory
-from tests.patients.support import NOW, access_log, at, certify, last_access_seq, register
+from tests.patients.support import (
+    NOW,
+    access_log,
+    activate,
+    at,
+    certify,
+    last_access_seq,
+    register,
+)
 
 pytestmark = pytest.mark.usefixtures("frozen")
 
@@ -47,14 +55,14 @@ def make_scenario(frozen: time_machine.Traveller, world: World) -> dict[str, Pat
     # Mine, active, follow-up yesterday.
     berg = register(me, "Berg", "Bo")
     certify(me, berg, d(2026, 6, 1), d(2026, 6, 30), 100, "F43.2")
-    cases.activate(me, berg)
+    activate(me, berg)
     cases.set_follow_up(me, berg, d(2026, 6, 14))
     # Mine, new; their first certificate comes on 12 June.
     dahl = register(me, "Dahl", "Dan")
     # The colleague's, active; given to me on 12 June.
     ek = register(colleague, "Ek", "Eva")
     certify(colleague, ek, d(2026, 5, 1), d(2026, 6, 30), 100, "F32.1")
-    cases.activate(colleague, ek)
+    activate(colleague, ek)
     # Nobody's yet, with signals to screen.
     falk = register(me, "Falk", "Fia", assign_to_actor=False)
     certify(me, falk, d(2026, 5, 20), d(2026, 7, 20), 100, "F43.2")

@@ -1,0 +1,142 @@
+"""Consent lists across patients: the managers' funnel and the coordinators' Today items."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, func, select
+
+from coordinator.consents.models import Consent, ConsentAnswer, ConsentKind, ConsentWithdrawal
+from coordinator.consents.service import Recipient, decide, states
+from coordinator.extensions import db
+from coordinator.patients import today
+from coordinator.patients.models import CaseStatus
+
+
+@dataclass(frozen=True)
+class FunnelRow:
+    """Answers recorded in a period for one kind of consent, and what became of them."""
+
+    kind: ConsentKind
+    #: Answers recorded (the patient was asked): given + refused.
+    asked: int
+    given: int
+    refused: int
+    #: Of those given, how many the patient has since withdrawn.
+    withdrawn: int
+
+    @staticmethod
+    def _share(part: int, whole: int) -> int | None:
+        return round(100 * part / whole) if whole else None
+
+    @property
+    def given_share(self) -> int | None:
+        return self._share(self.given, self.asked)
+
+    @property
+    def refused_share(self) -> int | None:
+        return self._share(self.refused, self.asked)
+
+    @property
+    def withdrawn_share(self) -> int | None:
+        return self._share(self.withdrawn, self.given)
+
+
+def funnel(unit_id: int, start: date, end: date) -> list[FunnelRow]:
+    """Per kind, the answers recorded in the unit with an answer date in ``start``–``end``.
+
+    Counts only, no patient is identified: a refusal is information (patients often have good
+    reasons to keep their employer out), not a failure.
+    """
+    given = Consent.answer == ConsentAnswer.GIVEN
+    rows = db.session.execute(
+        select(
+            Consent.kind,
+            func.count(),
+            func.count(case((given, 1))),
+            func.count(ConsentWithdrawal.id),
+        )
+        .outerjoin(ConsentWithdrawal, ConsentWithdrawal.consent_id == Consent.id)
+        .where(Consent.unit_id == unit_id, Consent.given_on.between(start, end))
+        .group_by(Consent.kind)
+    ).all()
+    counts = {kind: (asked, yes, withdrawn) for kind, asked, yes, withdrawn in rows}
+    return [
+        FunnelRow(kind, asked, yes, asked - yes, withdrawn)
+        for kind in ConsentKind
+        for asked, yes, withdrawn in [counts.get(kind, (0, 0, 0))]
+    ]
+
+
+# -- Today ---------------------------------------------------------------------------------
+
+
+def _records_by_patient(patient_ids: Iterable[int]) -> dict[int, list[Consent]]:
+    ids = sorted(set(patient_ids))
+    grouped: dict[int, list[Consent]] = defaultdict(list)
+    if not ids:
+        return grouped
+    records = db.session.scalars(
+        select(Consent)
+        .where(Consent.patient_id.in_(ids))
+        .order_by(Consent.patient_id, Consent.given_on, Consent.id)
+    )
+    for consent in records:
+        grouped[consent.patient_id].append(consent)
+    return grouped
+
+
+@today.provider
+def consents_expiring(context: today.Context) -> Iterable[today.Group]:
+    """Consents that end within the notice period and have not been renewed."""
+    notice = current_app.config["CONSENT_EXPIRY_NOTICE_DAYS"]
+    horizon = context.today + timedelta(days=notice)
+    in_queue = sorted({row.patient_id for row in context.rows})
+    if not in_queue:
+        return
+    # Only patients with a consent ending soon are read in full (a renewal may supersede it).
+    candidates = db.session.scalars(
+        select(Consent.patient_id).where(
+            Consent.patient_id.in_(in_queue),
+            Consent.answer == ConsentAnswer.GIVEN,
+            Consent.valid_until.between(context.today, horizon),
+        )
+    ).all()
+    items: list[tuple[date, int, str]] = []
+    for patient_id, records in _records_by_patient(candidates).items():
+        for state in states(records, context.today, notice):
+            consent = state.decision.consent
+            if state.expires_soon and consent is not None and consent.valid_until is not None:
+                note = _l("%(kind)s ends %(date)s", kind=str(state.decision.recipient),
+                          date=consent.valid_until.isoformat())  # fmt: skip
+                items.append((consent.valid_until, patient_id, str(note)))
+    items.sort()
+    yield today.Group(
+        "consents-expiring",
+        str(_l("Consents ending within %(n)d days", n=notice)),
+        [(patient_id, note) for _, patient_id, note in items],
+    )
+
+
+@today.provider
+def active_without_consent(context: today.Context) -> Iterable[today.Group]:
+    """Active cases whose coordination consent no longer holds (withdrawn or expired):
+    coordination must stop or the consent be renewed (Lag 2019:1297 § 2)."""
+    active = [row.patient_id for row in context.rows if row.status is CaseStatus.ACTIVE]
+    by_patient = _records_by_patient(active)
+    items = []
+    coordination = Recipient(ConsentKind.COORDINATION)
+    for patient_id in active:
+        decision = decide(by_patient.get(patient_id, []), coordination, context.today)
+        if not decision.allowed:
+            items.append((patient_id, decision.status.label))
+    yield today.Group(
+        "active-without-consent",
+        str(_l("Active cases without a valid coordination consent")),
+        items,
+    )
