@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from coordinator.auth import passwords
     from coordinator.auth.service import user_for_session
     from coordinator.auth.views import bp as auth_bp
+    from coordinator.consents.views import bp as consents_bp
     from coordinator.crypto import runtime as crypto_runtime
     from coordinator.extensions import csrf, db, login_manager, migrate
     from coordinator.home.views import bp as home_bp
@@ -66,7 +67,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     templating.init_app(app)
 
-    for blueprint in (auth_bp, home_bp, patients_bp, certificate_import_bp, admin_bp):
+    for blueprint in (auth_bp, home_bp, patients_bp, certificate_import_bp, consents_bp, admin_bp):
         app.register_blueprint(blueprint)
     access.check_all_views_declared(app)
     cli.register(app)

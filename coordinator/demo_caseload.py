@@ -20,6 +20,8 @@ from functools import cache
 from coordinator import clock
 from coordinator.access import Actor
 from coordinator.auth.models import User
+from coordinator.consents.models import ConsentAnswer, ConsentKind, ConsentMethod
+from coordinator.consents.service import ConsentInput, record, withdraw
 from coordinator.journal import service as journal
 from coordinator.journal.models import EntryKind
 from coordinator.patients import cases
@@ -457,6 +459,40 @@ def enact(actor: Actor, story: Story, colleagues: Sequence[User]) -> Patient:
     return patient
 
 
+#: What refusing patients said (the demo records their words, as coordinators do).
+REFUSALS = ("Vill inte att arbetsgivaren får veta varför hon är sjukskriven.",
+            "Konflikt med chefen; vill själv sköta kontakten med arbetsplatsen.")  # fmt: skip
+
+
+def _consents(actor: Actor, patient: Patient, story: Story, today: date) -> None:
+    """Coordination consent (what activation needs), and the patient's answers about the
+    employer and Försäkringskassan: some given, some refused, a few ending soon or withdrawn.
+    Drawn from a generator seeded by the patient, so the rest of the demo stays as it was."""
+    rng = random.Random(story.personnummer)  # noqa: S311 (fiction, not secrets)
+    oral, written = ConsentMethod.ORAL, ConsentMethod.WRITTEN
+    record(actor, patient, ConsentInput(ConsentKind.COORDINATION, ConsentAnswer.GIVEN, oral, today))
+    if story.details.employment is Employment.EMPLOYED and story.details.employer_name:
+        if rng.random() < 0.6:
+            employer = record(actor, patient, ConsentInput(
+                ConsentKind.EMPLOYER, ConsentAnswer.GIVEN, oral, today,
+                recipient_name=story.details.employer_name,
+            ))  # fmt: skip
+            if rng.random() < 0.15:
+                withdraw(actor, patient, employer, today, "Ångrar sig efter samtal med facket.")
+        else:
+            record(actor, patient, ConsentInput(
+                ConsentKind.EMPLOYER, ConsentAnswer.REFUSED, oral, today,
+                note=rng.choice(REFUSALS),
+            ))  # fmt: skip
+    if rng.random() < 0.7:
+        ends = today + timedelta(days=rng.randrange(5, 14)) if rng.random() < 0.3 else None
+        record(actor, patient, ConsentInput(
+            ConsentKind.SOCIAL_INSURANCE, ConsentAnswer.GIVEN, written, today,
+            form_reference=f"Skannad blankett, dokument {rng.randrange(10000, 99999)}",
+            valid_until=ends,
+        ))  # fmt: skip
+
+
 def _certify(
     actor: Actor, patient: Patient, story: Story, periods: Sequence[Period], today: date
 ) -> None:
@@ -474,6 +510,7 @@ def _take_steps(
     if plan.decision is not None:
         cases.decide_screening(actor, patient, plan.decision, story.reason)
     if plan.is_active:
+        _consents(actor, patient, story, today)
         cases.activate(actor, patient)
     for heading, body in story.notes:
         journal.add_entry(actor, patient, EntryKind.NOTE, heading, body)

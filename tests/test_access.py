@@ -7,6 +7,7 @@ so nobody can add a view without deciding who may use it.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -72,9 +73,10 @@ ROUTES: dict[str, Route] = {
     "patients.decide": Route(
         "POST", "/patients/{patient}/case/screening", frozenset({COORDINATOR}), 400
     ),
-    # Buttons without fields: an empty form is a complete one.
+    # Buttons without fields: an empty form is a complete one. The patient has given no
+    # consent to coordination, so starting it is refused.
     "patients.activate": Route(
-        "POST", "/patients/{patient}/case/activate", frozenset({COORDINATOR}), 302
+        "POST", "/patients/{patient}/case/activate", frozenset({COORDINATOR}), 409
     ),
     "patients.follow_up": Route(
         "POST", "/patients/{patient}/case/follow-up", frozenset({COORDINATOR}), 302
@@ -89,6 +91,25 @@ ROUTES: dict[str, Route] = {
     "patients.open_case": Route(
         "POST", "/patients/{patient}/case/open", frozenset({COORDINATOR}), 409
     ),
+    "consents.record": Route("GET", "/patients/{patient}/consents/new", frozenset({COORDINATOR})),
+    # An empty form names no kind: the record page comes back with the field's message.
+    "consents.print_form": Route(
+        "POST", "/patients/{patient}/consents/form", frozenset({COORDINATOR}), 400
+    ),
+    "consents.print_summary": Route(
+        "GET", "/patients/{patient}/consents/summary", frozenset({COORDINATOR})
+    ),
+    # No such consent on the patient: admitted, then not found.
+    "consents.withdraw": Route(
+        "GET",
+        f"/patients/{{patient}}/consents/{uuid.UUID(int=1)}/withdraw",
+        frozenset({COORDINATOR}),
+        404,
+    ),
+    "consents.disclose": Route(
+        "GET", "/patients/{patient}/disclosures/new", frozenset({COORDINATOR})
+    ),
+    "consents.statistics": Route("GET", "/consents/statistics", frozenset({MANAGER})),
     "certificate_import.upload": Route("GET", "/patients/import/", frozenset({COORDINATOR})),
     "certificate_import.import_file": Route(
         "POST", "/patients/import/", frozenset({COORDINATOR}), 400
@@ -218,5 +239,5 @@ def test_the_menu_offers_each_role_only_what_it_may_open(
         return re.findall(r">([^<]+)</a>", nav)
 
     assert menu(coordinator_client) == ["Start", "Patienter"]
-    assert menu(manager_client) == ["Start", "Patienter"]
+    assert menu(manager_client) == ["Start", "Patienter", "Samtyckesstatistik"]
     assert menu(admin_client) == ["Start", "Användare", "Vårdenheter"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from coordinator.access import Actor
+from coordinator.consents import service as consents
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, CaseJournalEntry
 from coordinator.patients import cases, certificates
@@ -42,6 +43,7 @@ class Overview:
     signals: list[Signal]
     diagnoses: dict[str, Diagnosis]
     entries: list[CaseJournalEntry]
+    consents: consents.Panel
 
     @property
     def current_sick_leave(self) -> CaseView | None:
@@ -66,8 +68,10 @@ def _case_view(case: SickLeaveCase, by_id: dict[int, Certificate], today: date) 
     )
 
 
-def overview(actor: Actor, patient: Patient, today: date, rules: ScreeningRules) -> Overview:
-    """The patient page's content; the certificates and the journal are logged as read."""
+def overview(
+    actor: Actor, patient: Patient, today: date, rules: ScreeningRules, consent_notice_days: int
+) -> Overview:
+    """The patient page's content; certificates, consents and journal are logged as read."""
     registered = certificates.certificates_of(patient)
     journal.record_access(actor, patient, AccessAction.READ, "certificates")
     by_id = {certificate.id: certificate for certificate in registered}
@@ -94,4 +98,5 @@ def overview(actor: Actor, patient: Patient, today: date, rules: ScreeningRules)
         signals=signals(SickLeaveSummary.of(patient, patient.diagnosis), today, rules),
         diagnoses=diagnoses,
         entries=journal.timeline(actor, patient),
+        consents=consents.panel(actor, patient, today, consent_notice_days),
     )

@@ -18,6 +18,8 @@ from werkzeug.wrappers import Response
 from coordinator import clock
 from coordinator.access import Actor, current_actor, roles
 from coordinator.auth.roles import Role
+from coordinator.consents.models import ConsentKind
+from coordinator.consents.service import ConsentMissing
 from coordinator.database import restart_unit_of_work
 from coordinator.errors import DomainError
 from coordinator.forms import render_form
@@ -219,7 +221,8 @@ def _patient_page(
     status: int | None = None,
 ) -> tuple[str, int]:
     """The patient page, with any submitted form (and its errors) in place of the blank one."""
-    view = overview.overview(actor, patient, clock.today(), rules())
+    notice = current_app.config["CONSENT_EXPIRY_NOTICE_DAYS"]
+    view = overview.overview(actor, patient, clock.today(), rules(), notice)
     blank = _blank_forms(view, actor)
     shown = blank | (forms or {})
     main = next(iter(forms.values())) if forms else blank["note"]
@@ -235,6 +238,8 @@ def _patient_page(
         revealed=revealed or not patient.is_protected,
         may_write=actor.role is Role.COORDINATOR,
         today=clock.today(),
+        coordination=ConsentKind.COORDINATION,
+        missing=error.kind if isinstance(error, ConsentMissing) else None,
     )
     if status is None and not forms and error is None:
         status = 200  # a page shown after an action that needed no form (e.g. reveal)

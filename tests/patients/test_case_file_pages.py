@@ -208,6 +208,10 @@ def test_screening_activation_transfer_and_closing_through_the_page(
 
     steps = [
         (f"{url}/screening", {"decision": "offer", "reason": "Lång sjukskrivning väntas."}),
+        (
+            f"/patients/{registered}/consents/new",
+            {"kind": "coordination", "answer": "given", "method": "oral", "given_on": "2026-06-15"},
+        ),
         (f"{url}/activate", {}),
         (f"{url}/follow-up", {"follow_up_on": "2026-06-22"}),
         (f"{url}/transfer", {"coordinator": str(other_id)}),
@@ -228,8 +232,9 @@ def test_screening_activation_transfer_and_closing_through_the_page(
             select(CaseJournalEntry.kind).order_by(CaseJournalEntry.seq)
         ).all()
         assert kinds == [
-            EntryKind.CASE_OPENED, EntryKind.SCREENING_DECIDED, EntryKind.CASE_UPDATED,
-            EntryKind.CASE_UPDATED, EntryKind.CASE_TRANSFERRED, EntryKind.CASE_CLOSED,
+            EntryKind.CASE_OPENED, EntryKind.SCREENING_DECIDED, EntryKind.CONSENT_RECORDED,
+            EntryKind.CASE_UPDATED, EntryKind.CASE_UPDATED, EntryKind.CASE_TRANSFERRED,
+            EntryKind.CASE_CLOSED,
         ]  # fmt: skip
 
 
