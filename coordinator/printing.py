@@ -59,11 +59,16 @@ def facts(rows: Sequence[tuple[object, object]]) -> Table:
     return table
 
 
-def grid(header: Sequence[object], rows: Sequence[Sequence[object]]) -> Table:
-    """A table with a header row and thin lines."""
+def grid(
+    header: Sequence[object],
+    rows: Sequence[Sequence[object]],
+    widths_mm: Sequence[float] | None = None,
+) -> Table:
+    """A table with a header row and thin lines; column widths in millimetres (170 in all)."""
     data = [[text(cell, _bold()) for cell in header]]
     data += [[text(cell) for cell in row] for row in rows]
-    table = Table(data, repeatRows=1, hAlign="LEFT")
+    widths = [width * mm for width in widths_mm] if widths_mm else None
+    table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
     table.setStyle(TableStyle([
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
