@@ -10,11 +10,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import DatabaseError
 
 from coordinator.extensions import db
+from coordinator.journal import service as journal
+from coordinator.journal.models import AccessAction, EntryKind
+from coordinator.patients.models import Patient
 from tests.conftest import make_app
+from tests.crypto.support import actor_for
 from tests.databases import DatabaseFactory
+from tests.factories import PatientFactory, UnitFactory, UserFactory
 
 
 @pytest.fixture
@@ -50,3 +56,38 @@ def test_every_migration_can_be_undone_and_redone(empty_app: Flask) -> None:
 
         upgrade()
         assert _differences(empty_app) == []
+
+
+def test_0004_keeps_both_journal_chains_and_their_guards_and_admits_the_new_values(
+    empty_app: Flask,
+) -> None:
+    """0004 widens two CHECK constraints; on SQLite that rebuilds both journal tables."""
+    with empty_app.app_context():
+        upgrade(revision="0003")
+        unit = UnitFactory()
+        user = UserFactory(units=[unit])
+        patient = PatientFactory(unit_id=unit.id, personnummer="194107086995")
+        actor = actor_for(user, unit)
+        journal.add_entry(actor, patient, EntryKind.NOTE, "Första kontakt", "Samtal.")
+        journal.record_access(actor, patient, AccessAction.READ)
+        db.session.commit()
+
+        upgrade()
+
+        chains = [(v.chain.value, v.verified, v.is_intact) for v in journal.verify_all()]
+        assert chains == [("access", 2, True), ("case", 1, True)]
+        actor = actor_for(user, unit)
+        patient = db.session.get(Patient, patient.id)
+        journal.record_access(actor, patient, AccessAction.DENIED, "disclosure", "employer")
+        journal.add_entry(actor, patient, EntryKind.DISCLOSURE, "Utlämnat", "Till FK.")
+        db.session.commit()
+        assert [(v.verified, v.is_intact) for v in journal.verify_all()] == [(4, True), (2, True)]
+        for statement in (
+            "UPDATE access_log SET object_type = 'x'",
+            "DELETE FROM access_log",
+            "UPDATE case_journal SET kind = 'note'",
+            "DELETE FROM case_journal",
+        ):
+            with pytest.raises(DatabaseError):
+                db.session.execute(text(statement))
+            db.session.rollback()
