@@ -20,11 +20,15 @@ from sqlalchemy import create_engine, inspect, select
 from coordinator import clock, create_app, demo, demo_caseload
 from coordinator.auth.service import authenticate
 from coordinator.cli import main
+from coordinator.consents import queries as consents_queries
+from coordinator.consents import service as consents
+from coordinator.consents.models import ConsentKind
+from coordinator.consents.service import ConsentStatus, Recipient
 from coordinator.crypto.keys import KeyRing
 from coordinator.extensions import db
 from coordinator.journal.models import CaseJournalEntry, EntryKind
 from coordinator.patients.caseload import latest_case_join
-from coordinator.patients.models import CoordinationCase, Patient
+from coordinator.patients.models import CaseStatus, CoordinationCase, Patient
 from coordinator.patients.screening import ScreeningRules, SickLeaveSummary, Signal, signals
 from tests.databases import DatabaseFactory
 
@@ -312,6 +316,18 @@ def test_the_demo_caseload_shows_every_state_a_coordinator_meets(
             for patient, _ in rows
             for signal in signals(_sick_leave(patient), today, ScreeningRules())
         }
+        records = consents_queries.records_by_patient(patient.id for patient, _ in rows)
+        coordination = {
+            patient.id: consents.decide(records.get(patient.id, []), COORDINATION, today).status
+            for patient, case in rows
+            if case.status is CaseStatus.ACTIVE
+        }
+        answers = Counter(
+            (c.kind.value, c.answer.value, c.withdrawal is not None)
+            for patient_records in records.values()
+            for c in patient_records
+            if c.kind is not ConsentKind.COORDINATION
+        )
         db.session.remove()
         db.engine.dispose()
 
@@ -334,6 +350,16 @@ def test_the_demo_caseload_shows_every_state_a_coordinator_meets(
     assert len(transfers) == 2  # between the two coordinators of the first unit
     employments = {patient.employment.value for patient, _ in rows}
     assert employments == {"employed", "unemployed", "self_employed", "student"}
+    # Every active case has the coordination consent activation requires; the patients answered
+    # the employer and Försäkringskassan questions in every way.
+    assert set(coordination.values()) == {ConsentStatus.GIVEN}
+    assert {key for key, count in answers.items() if count} == {
+        ("employer", "given", False), ("employer", "given", True), ("employer", "refused", False),
+        ("social_insurance", "given", False),
+    }  # fmt: skip
+
+
+COORDINATION = Recipient(ConsentKind.COORDINATION)
 
 
 def _sick_leave(patient: Patient) -> SickLeaveSummary:

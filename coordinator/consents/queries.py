@@ -76,7 +76,8 @@ def funnel(unit_id: int, start: date, end: date) -> list[FunnelRow]:
 # -- Today ---------------------------------------------------------------------------------
 
 
-def _records_by_patient(patient_ids: Iterable[int]) -> dict[int, list[Consent]]:
+def records_by_patient(patient_ids: Iterable[int]) -> dict[int, list[Consent]]:
+    """The consent records of several patients at once, each patient's oldest first."""
     ids = sorted(set(patient_ids))
     grouped: dict[int, list[Consent]] = defaultdict(list)
     if not ids:
@@ -108,7 +109,7 @@ def consents_expiring(context: today.Context) -> Iterable[today.Group]:
         )
     ).all()
     items: list[tuple[date, int, str]] = []
-    for patient_id, records in _records_by_patient(candidates).items():
+    for patient_id, records in records_by_patient(candidates).items():
         for state in states(records, context.today, notice):
             consent = state.decision.consent
             if state.expires_soon and consent is not None and consent.valid_until is not None:
@@ -128,7 +129,7 @@ def active_without_consent(context: today.Context) -> Iterable[today.Group]:
     """Active cases whose coordination consent no longer holds (withdrawn or expired):
     coordination must stop or the consent be renewed (Lag 2019:1297 § 2)."""
     active = [row.patient_id for row in context.rows if row.status is CaseStatus.ACTIVE]
-    by_patient = _records_by_patient(active)
+    by_patient = records_by_patient(active)
     items = []
     coordination = Recipient(ConsentKind.COORDINATION)
     for patient_id in active:
