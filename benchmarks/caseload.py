@@ -65,6 +65,7 @@ from coordinator import clock
 from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.passwords import hash_password
 from coordinator.auth.roles import Role
+from coordinator.consents.models import Consent, ConsentAnswer, ConsentKind, ConsentMethod
 from coordinator.crypto.runtime import keys
 from coordinator.extensions import db
 from coordinator.journal.models import AccessLogEntry
@@ -115,6 +116,8 @@ RECURRENT = 0.15
 ASSIGNED = 0.70
 #: Share of open cases with a follow-up date.
 FOLLOW_UP = 0.40
+#: Share of active cases whose coordination consent ends within the next 14 days.
+EXPIRING = 0.05
 PROTECTED = 0.01
 #: Sick-leave starts reach this far back.
 HISTORY_DAYS = 400
@@ -228,6 +231,29 @@ def case_columns(
     return columns
 
 
+def consent_columns(
+    rng: random.Random, case: dict[str, Any], coordinators: Sequence[int], today: date
+) -> dict[str, Any]:
+    """The coordination consent an active case needs (activation requires one); one in
+    ``EXPIRING`` ends within the Today page's notice period."""
+    uid = uuid.uuid4()
+    given_on = min(case["opened_at"].astimezone(clock.LOCAL_ZONE).date(), today)
+    ends = today + timedelta(days=rng.randint(0, 13)) if rng.random() < EXPIRING else None
+    return {
+        "uid": uid,
+        "patient_id": case["patient_id"],
+        "unit_id": case["unit_id"],
+        "kind": ConsentKind.COORDINATION,
+        "answer": ConsentAnswer.GIVEN,
+        "method": ConsentMethod.ORAL,
+        "purpose": Consent.purpose.encrypt(uid.hex, "Koordineringsinsatser."),
+        "given_on": given_on,
+        "valid_until": ends,
+        "recorded_by_id": case["coordinator_id"] or coordinators[0],
+        "recorded_at": case["opened_at"],
+    }
+
+
 # -- building the region --------------------------------------------------------------------
 
 
@@ -299,6 +325,7 @@ def insert_unit(
     """Core-insert a unit's patients (values sealed by the real descriptors) and their cases."""
     patients: Table = Patient.__table__  # type: ignore[assignment]
     cases: Table = CoordinationCase.__table__  # type: ignore[assignment]
+    consents: Table = Consent.__table__  # type: ignore[assignment]
     pnr, first, last, diagnosis = (
         Patient.personnummer, Patient.first_name, Patient.last_name, Patient.diagnosis
     )  # fmt: skip
@@ -339,6 +366,10 @@ def insert_unit(
         for patient_id, case in zip(ids, case_rows, strict=True):
             case |= {"patient_id": patient_id, "unit_id": unit_id}
         db.session.execute(insert(cases), case_rows)
+        consent_rows = [consent_columns(rng, case, coordinators, today) for case in case_rows
+                        if case["status"] is CaseStatus.ACTIVE]  # fmt: skip
+        if consent_rows:
+            db.session.execute(insert(consents), consent_rows)
         db.session.commit()
         inserted = done + start + len(patient_rows)
         if inserted % 10_000 < len(patient_rows) or inserted == total:

@@ -48,6 +48,11 @@ class ConsentKind(StrEnum):
         return str(_KIND_LABELS[self])
 
     @property
+    def lazy_label(self) -> object:
+        """The label, translated when the text it is put into is rendered (the journal)."""
+        return _KIND_LABELS[self]
+
+    @property
     def default_purpose(self) -> str:
         """The purpose written when the coordinator leaves it empty."""
         return str(_DEFAULT_PURPOSES[self])
@@ -84,6 +89,10 @@ class ConsentMethod(StrEnum):
     @property
     def label(self) -> str:
         return str(_METHOD_LABELS[self])
+
+    @property
+    def lazy_label(self) -> object:
+        return _METHOD_LABELS[self]
 
 
 _KIND_LABELS = {

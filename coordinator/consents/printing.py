@@ -138,7 +138,7 @@ def consent_summary(actor: Actor, patient: Patient, notice_days: int) -> Printed
                 printing.grid(
                     [_l("Date"), _l("Consent to"), _l("Answer"), _l("Purpose"), _l("Withdrawn")],
                     [_history_row(consent) for consent in reversed(records)],
-                    widths_mm=(24, 40, 20, 64, 22),
+                    widths_mm=(24, 38, 18, 62, 28),
                 ),
             ]
         if disclosures:

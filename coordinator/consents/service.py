@@ -183,7 +183,8 @@ def decide(records: Iterable[Consent], recipient: Recipient, on: date) -> Decisi
     of_kind = [consent for consent in records if consent.kind is recipient.kind]
     covering = [consent for consent in of_kind if _covers(consent, recipient)]
     if not covering:
-        named = of_kind[0] if of_kind else None
+        # "Covers only X" is said of a consent given to X; a refusal to X allows nothing.
+        named = next((c for c in of_kind if c.answer is ConsentAnswer.GIVEN), None)
         status = ConsentStatus.WRONG_RECIPIENT if named else ConsentStatus.NONE
         return Decision(recipient, on, status, named)
     in_force = [consent for consent in covering if consent.given_on <= on]
@@ -347,9 +348,9 @@ def _in_record_language(kind: ConsentKind) -> str:
 def _journal_answer(actor: Actor, patient: Patient, consent: Consent) -> None:
     given = consent.answer is ConsentAnswer.GIVEN
     heading = (
-        _l("Consent given: %(kind)s", kind=consent.kind.label)
+        _l("Consent given: %(kind)s", kind=consent.kind.lazy_label)
         if given
-        else _l("Consent refused: %(kind)s", kind=consent.kind.label)
+        else _l("Consent refused: %(kind)s", kind=consent.kind.lazy_label)
     )
     journal.record_event(
         actor,
@@ -358,7 +359,7 @@ def _journal_answer(actor: Actor, patient: Patient, consent: Consent) -> None:
         heading,
         _l("Recipient: %(name)s.", name=consent.recipient_name) if consent.recipient_name else "",
         _l("Purpose: %(purpose)s", purpose=consent.purpose),
-        _l("Answer given %(method)s on %(date)s.", method=consent.method.label.lower(),
+        _l("Answered on %(date)s (%(method)s).", method=consent.method.lazy_label,
            date=consent.given_on.isoformat()),
         _l("Valid until %(date)s.", date=consent.valid_until.isoformat())
         if consent.valid_until else "",
@@ -402,9 +403,11 @@ def withdraw(
         recorded_at=clock.now(),
     )
     withdrawal.note = _text(note, "note", NOTE_MAX)
-    db.session.add(withdrawal)
     try:
+        # Added inside the savepoint: a flush before it would fail outside it and take the
+        # whole transaction down with it.
         with db.session.begin_nested():
+            db.session.add(withdrawal)
             db.session.flush()
     except IntegrityError as error:  # someone withdrew it a moment ago
         raise AlreadyWithdrawn(
@@ -415,7 +418,7 @@ def withdraw(
         actor,
         patient,
         EntryKind.CONSENT_WITHDRAWN,
-        _l("Consent withdrawn: %(kind)s", kind=consent.kind.label),
+        _l("Consent withdrawn: %(kind)s", kind=consent.kind.lazy_label),
         _l("Recipient: %(name)s.", name=consent.recipient_name) if consent.recipient_name else "",
         _l("The consent given on %(given)s no longer holds from %(date)s.",
            given=consent.given_on.isoformat(), date=withdrawn_on.isoformat()),
@@ -466,7 +469,7 @@ def disclose(
         actor,
         patient,
         EntryKind.DISCLOSURE,
-        _l("Information disclosed to %(who)s", who=recipient.kind.label),
+        _l("Information disclosed to %(who)s", who=recipient.kind.lazy_label),
         _l("Recipient: %(name)s.", name=name) if name else "",
         _l("On %(date)s: %(summary)s", date=on.isoformat(), summary=text),
         _l("With the consent given on %(date)s.", date=consent.given_on.isoformat()),

@@ -182,7 +182,7 @@ def decide_screening(
         actor,
         patient,
         EntryKind.SCREENING_DECIDED,
-        _l("Screening: %(decision)s", decision=decision.label),
+        _l("Screening: %(decision)s", decision=decision.lazy_label),
         reason,
     )
     return case
@@ -289,7 +289,7 @@ def close(
         _l("Case closed"),
         _l(
             "Outcome: %(outcome)s. Closed on %(date)s.",
-            outcome=outcome.label,
+            outcome=outcome.lazy_label,
             date=closed_on.isoformat(),
         ),
     )

@@ -84,6 +84,11 @@ class CaseOutcome(StrEnum):
     def label(self) -> str:
         return str(_OUTCOME_LABELS[self])
 
+    @property
+    def lazy_label(self) -> object:
+        """The label, translated when the text it is put into is rendered (the journal)."""
+        return _OUTCOME_LABELS[self]
+
 
 class ScreeningDecision(StrEnum):
     """The coordinator's answer to "does this patient need coordination?"."""
@@ -95,6 +100,11 @@ class ScreeningDecision(StrEnum):
     @property
     def label(self) -> str:
         return str(_DECISION_LABELS[self])
+
+    @property
+    def lazy_label(self) -> object:
+        """The label, translated when the text it is put into is rendered (the journal)."""
+        return _DECISION_LABELS[self]
 
 
 class CertificateSource(StrEnum):

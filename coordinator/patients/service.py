@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass, fields
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import Select, select
 
 from coordinator.access import Actor
@@ -184,7 +185,8 @@ def update_patient(actor: Actor, patient: Patient, details: PatientDetails) -> l
     require_coordinator(actor)
     changed = _apply(patient, details)
     if changed:
-        labels = ", ".join(str(FIELD_LABELS[name]) for name in changed)
+        # Joined when the entry is rendered, in the record's language (not the user's).
+        labels = LazyString(lambda: ", ".join(str(FIELD_LABELS[name]) for name in changed))
         journal.record_event(
             actor,
             patient,

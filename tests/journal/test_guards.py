@@ -143,9 +143,7 @@ def test_the_orm_refuses_to_change_an_access_entry(app: Flask, history: None) ->
         assert entry is not None
         entry.action = AccessAction.EXPORT
 
-        with pytest.raises(
-            AppendOnlyError, match=r"^AccessLogEntry entries are never changed$"
-        ):
+        with pytest.raises(AppendOnlyError, match=r"^AccessLogEntry entries are never changed$"):
             db.session.flush()
         db.session.rollback()
 
@@ -160,9 +158,7 @@ def test_the_orm_refuses_to_delete_an_access_entry(app: Flask, history: None) ->
         assert entry is not None
         db.session.delete(entry)
 
-        with pytest.raises(
-            AppendOnlyError, match=r"^AccessLogEntry entries are never deleted$"
-        ):
+        with pytest.raises(AppendOnlyError, match=r"^AccessLogEntry entries are never deleted$"):
             db.session.commit()
         db.session.rollback()
 
@@ -176,9 +172,7 @@ def test_the_orm_refuses_to_change_a_case_entrys_text(app: Flask, history: None)
         assert entry is not None
         entry.body = "Något helt annat."
 
-        with pytest.raises(
-            AppendOnlyError, match=r"^CaseJournalEntry entries are never changed$"
-        ):
+        with pytest.raises(AppendOnlyError, match=r"^CaseJournalEntry entries are never changed$"):
             db.session.commit()
         db.session.rollback()
 
@@ -193,9 +187,7 @@ def test_the_orm_refuses_to_delete_a_case_entry(app: Flask, history: None) -> No
         assert entry is not None
         db.session.delete(entry)
 
-        with pytest.raises(
-            AppendOnlyError, match=r"^CaseJournalEntry entries are never deleted$"
-        ):
+        with pytest.raises(AppendOnlyError, match=r"^CaseJournalEntry entries are never deleted$"):
             db.session.flush()
         db.session.rollback()
 

@@ -404,3 +404,22 @@ def test_a_coordinator_of_another_unit_cannot_load_or_find_the_patient_and_nothi
     assert service.find_by_personnummer(other, "19410708-6995") is None
     assert service.find_by_name(other, "Tolvan Tolvansson") == []
     assert rows_written() == before
+
+
+def test_system_journal_entries_are_written_in_the_records_language_not_the_users(
+    me: Actor, patient: Patient
+) -> None:
+    """Outside a request the interface language is English; the record is Swedish throughout,
+    labels inside the sentences included."""
+    cases.decide_screening(me, patient, ScreeningDecision.OFFER, REASON)
+    service.update_patient(
+        me, patient, service.PatientDetails("Lars", "Lind", phone="070-1740605", email="a@b.se")
+    )
+    cases.close(me, patient, CaseOutcome.MOVED, TODAY)
+
+    written = [(e.heading, e.body) for e in entries(patient)][-3:]
+    assert written == [
+        ("Bedömning: Erbjud koordinering", REASON),
+        ("Patientuppgifter ändrade", "Ändrat: Telefon, E-post."),
+        ("Ärendet avslutat", "Utfall: Flyttat. Avslutat 2026-06-15."),
+    ]
