@@ -18,8 +18,16 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from coordinator import create_app
+from coordinator import clock, create_app
 from coordinator.auth.models import User
+from coordinator.consents import service as consents
+from coordinator.consents.models import (
+    Consent,
+    ConsentAnswer,
+    ConsentKind,
+    ConsentMethod,
+    Disclosure,
+)
 from coordinator.crypto import runtime
 from coordinator.crypto.envelope import key_version, seal
 from coordinator.crypto.keys import KeyRing, KeyStatus
@@ -212,6 +220,46 @@ def test_rotation_reencrypts_everything_and_retires_the_old_version(
         assert runtime.keys().current == 2
         _assert_everything_reads_back(written)
         _assert_search_works(world, written)
+
+
+def test_rotation_reencrypts_consents_through_their_append_only_guards(
+    file_keyed_app: Flask, world: World
+) -> None:
+    """The history triggers refuse every change to a consent but its sealed columns."""
+    with file_keyed_app.app_context():
+        actor = actor_for(world.coordinator_a, world.unit_a)
+        patient = db.session.get(Patient, world.patient_a.id)
+        assert patient is not None
+        today, employer = clock.today(), ConsentKind.EMPLOYER
+        consent = consents.record(actor, patient, consents.ConsentInput(
+            employer, ConsentAnswer.GIVEN, ConsentMethod.WRITTEN, today, purpose="Anpassning.",
+            recipient_name="ICA Maxi", form_reference="Dokument 17", note="Bara chefen.",
+        ))  # fmt: skip
+        consents.disclose(actor, patient, consents.Recipient(employer, "ICA Maxi"), today, "50 %.")
+        consents.withdraw(actor, patient, consent, today, "Ångrar sig.")
+        consent_id = consent.id
+        db.session.commit()
+
+        report = rotate()
+        db.session.expire_all()
+
+        again = db.session.get(Consent, consent_id)
+        assert again is not None
+        assert again.withdrawal is not None
+        columns = ("recipient_name", "purpose", "form_reference", "note")
+        sealed_under = {key_version(stored("consents", c, consent_id)) for c in columns}
+        disclosure = db.session.scalars(select(Disclosure)).one()
+        read_back = (
+            again.recipient_name, again.purpose, again.form_reference, again.note,
+            again.withdrawal.note, disclosure.recipient_name, disclosure.summary,
+        )  # fmt: skip
+
+    moved = {table: report.reencrypted[table] for table in ("consents", "consent_withdrawals",
+                                                            "disclosures")}  # fmt: skip
+    assert moved == {"consents": 1, "consent_withdrawals": 1, "disclosures": 1}
+    assert sealed_under == {2}
+    assert read_back == ("ICA Maxi", "Anpassning.", "Dokument 17", "Bara chefen.", "Ångrar sig.",
+                         "ICA Maxi", "50 %.")  # fmt: skip
 
 
 def test_blind_indexes_are_recomputed_under_the_new_version(
