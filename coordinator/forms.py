@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import render_template
@@ -10,6 +11,9 @@ from flask_wtf import FlaskForm
 from wtforms.validators import Length, Regexp
 
 from coordinator.errors import DomainError
+
+#: The hint (and message) of every date field.
+DATE_HINT = _l("Write the date as YYYY-MM-DD.")
 
 #: The longest value any single-line text field accepts, unless a field says otherwise.
 SHORT_TEXT = 200
@@ -22,6 +26,13 @@ def bounded(maximum: int = SHORT_TEXT, minimum: int = 0) -> Length:
     else:
         message = _l("At most %(max)d characters.", max=maximum)
     return Length(min=minimum, max=maximum, message=message)
+
+
+def enum_choices(members: Iterable[Any]) -> list[tuple[str, str]]:
+    """Choices for a select or radio field from enum members with a ``label``: an enum class
+    (every member) or a list of members. Set them per form instance, in the request's language.
+    """
+    return [(member.value, member.label) for member in members]
 
 
 USERNAME_PATTERN = Regexp(

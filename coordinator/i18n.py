@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, current_app, has_request_context
+from flask_babel import force_locale
 from flask_login import current_user
 
 from coordinator.auth import websession
@@ -27,6 +31,14 @@ def select_locale() -> str:
     if chosen in languages:
         return str(chosen)
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+@contextmanager
+def in_record_language() -> Iterator[None]:
+    """Render texts that go into the record (journal entries, standard purposes) in the
+    installation's language, whoever writes them: the record reads the same for everyone."""
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        yield
 
 
 def init_app(app: Flask) -> None:

@@ -7,18 +7,12 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, RadioField, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Optional
+from wtforms.validators import InputRequired, Optional, ValidationError
 
 from coordinator import clock
 from coordinator.consents.models import ConsentAnswer, ConsentKind, ConsentMethod
 from coordinator.consents.service import NAME_MAX, NOTE_MAX, PURPOSE_MAX, SUMMARY_MAX
-from coordinator.forms import bounded
-
-_DATE_HINT = _l("Write the date as YYYY-MM-DD.")
-
-
-def _choices(members: list[Any]) -> list[tuple[str, str]]:
-    return [(member.value, member.label) for member in members]
+from coordinator.forms import DATE_HINT, bounded, enum_choices
 
 
 class _RecipientFields(FlaskForm):
@@ -43,7 +37,7 @@ class _RecipientFields(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kind.choices = _choices(list(ConsentKind))
+        self.kind.choices = enum_choices(ConsentKind)
 
 
 class ConsentForm(_RecipientFields):
@@ -61,7 +55,7 @@ class ConsentForm(_RecipientFields):
         description=_l("For a written consent: e.g. the document id in the record system."),
         render_kw={"autocomplete": "off"},
     )
-    given_on = DateField(_l("Date"), validators=[InputRequired(_DATE_HINT)], default=clock.today)
+    given_on = DateField(_l("Date"), validators=[InputRequired(DATE_HINT)], default=clock.today)
     valid_until = DateField(
         _l("Valid until"),
         validators=[Optional()],
@@ -79,8 +73,8 @@ class ConsentForm(_RecipientFields):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.answer.choices = _choices(list(ConsentAnswer))
-        self.method.choices = _choices(list(ConsentMethod))
+        self.answer.choices = enum_choices(ConsentAnswer)
+        self.method.choices = enum_choices(ConsentMethod)
 
 
 class PrintConsentForm(_RecipientFields):
@@ -89,7 +83,7 @@ class PrintConsentForm(_RecipientFields):
 
 class WithdrawForm(FlaskForm):
     withdrawn_on = DateField(
-        _l("Withdrawn on"), validators=[InputRequired(_DATE_HINT)], default=clock.today
+        _l("Withdrawn on"), validators=[InputRequired(DATE_HINT)], default=clock.today
     )
     note = TextAreaField(
         _l("The patient's words"),
@@ -106,9 +100,7 @@ class DisclosureForm(FlaskForm):
         validators=[Optional(), bounded(NAME_MAX)],
         render_kw={"autocomplete": "off"},
     )
-    disclosed_on = DateField(
-        _l("Date"), validators=[InputRequired(_DATE_HINT)], default=clock.today
-    )
+    disclosed_on = DateField(_l("Date"), validators=[InputRequired(DATE_HINT)], default=clock.today)
     summary = TextAreaField(
         _l("What was disclosed"),
         validators=[InputRequired(_l("Say in short what was disclosed.")), bounded(SUMMARY_MAX)],
@@ -118,7 +110,7 @@ class DisclosureForm(FlaskForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.recipient.choices = _choices(ConsentKind.recipients())
+        self.recipient.choices = enum_choices(ConsentKind.recipients())
 
 
 class PeriodForm(FlaskForm):
@@ -130,3 +122,7 @@ class PeriodForm(FlaskForm):
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("To"), validators=[Optional()])
     submit = SubmitField(_l("Show"))
+
+    def validate_end(self, field: DateField) -> None:
+        if self.start.data and field.data and field.data < self.start.data:
+            raise ValidationError(_l("The end is before the start."))

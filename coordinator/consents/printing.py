@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from coordinator import clock, printing
 from coordinator.access import Actor
 from coordinator.consents import service
-from coordinator.consents.models import ConsentKind
+from coordinator.consents.models import Consent, ConsentKind
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
 from coordinator.patients import cases
@@ -176,7 +176,7 @@ def _printed_at() -> datetime:
     return clock.now().astimezone(clock.LOCAL_ZONE)
 
 
-def _history_row(consent: service.Consent) -> tuple[str, str, str, str, str]:
+def _history_row(consent: Consent) -> tuple[str, str, str, str, str]:
     recipient = consent.kind.label
     if consent.recipient_name:
         recipient += f": {consent.recipient_name}"

@@ -11,8 +11,10 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
+from coordinator.access import Actor
 from coordinator.consents.models import Consent, ConsentAnswer, ConsentKind, ConsentWithdrawal
 from coordinator.consents.service import Recipient, decide, states
+from coordinator.errors import NotFound
 from coordinator.extensions import db
 from coordinator.patients import today
 from coordinator.patients.models import CaseStatus
@@ -47,12 +49,16 @@ class FunnelRow:
         return self._share(self.withdrawn, self.given)
 
 
-def funnel(unit_id: int, start: date, end: date) -> list[FunnelRow]:
-    """Per kind, the answers recorded in the unit with an answer date in ``start``–``end``.
+def funnel(actor: Actor, start: date, end: date) -> list[FunnelRow]:
+    """Per kind, the answers recorded in the actor's unit with an answer date in
+    ``start``–``end``.
 
     Counts only, no patient is identified: a refusal is information (patients often have good
     reasons to keep their employer out), not a failure.
     """
+    if actor.unit is None or not actor.role.works_in_units:
+        raise NotFound()
+    unit_id = actor.unit.id
     given = Consent.answer == ConsentAnswer.GIVEN
     rows = db.session.execute(
         select(
@@ -76,17 +82,19 @@ def funnel(unit_id: int, start: date, end: date) -> list[FunnelRow]:
 # -- Today ---------------------------------------------------------------------------------
 
 
-def records_by_patient(patient_ids: Iterable[int]) -> dict[int, list[Consent]]:
-    """The consent records of several patients at once, each patient's oldest first."""
+def records_by_patient(
+    patient_ids: Iterable[int], kind: ConsentKind | None = None
+) -> dict[int, list[Consent]]:
+    """The consent records of several patients at once (optionally of one kind), each
+    patient's oldest first."""
     ids = sorted(set(patient_ids))
     grouped: dict[int, list[Consent]] = defaultdict(list)
     if not ids:
         return grouped
-    records = db.session.scalars(
-        select(Consent)
-        .where(Consent.patient_id.in_(ids))
-        .order_by(Consent.patient_id, Consent.given_on, Consent.id)
-    )
+    query = select(Consent).where(Consent.patient_id.in_(ids))
+    if kind is not None:
+        query = query.where(Consent.kind == kind)
+    records = db.session.scalars(query.order_by(Consent.patient_id, Consent.given_on, Consent.id))
     for consent in records:
         grouped[consent.patient_id].append(consent)
     return grouped
@@ -129,7 +137,7 @@ def active_without_consent(context: today.Context) -> Iterable[today.Group]:
     """Active cases whose coordination consent no longer holds (withdrawn or expired):
     coordination must stop or the consent be renewed (Lag 2019:1297 § 2)."""
     active = [row.patient_id for row in context.rows if row.status is CaseStatus.ACTIVE]
-    by_patient = records_by_patient(active)
+    by_patient = records_by_patient(active, ConsentKind.COORDINATION)
     items = []
     coordination = Recipient(ConsentKind.COORDINATION)
     for patient_id in active:

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 
-from flask import current_app
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -42,8 +40,10 @@ from coordinator.consents.models import (
 )
 from coordinator.errors import DomainError, InvalidField, NotFound
 from coordinator.extensions import db
+from coordinator.i18n import in_record_language
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, EntryKind
+from coordinator.patients.identity import normalise_name
 from coordinator.patients.models import Patient
 from coordinator.patients.permissions import require_coordinator
 
@@ -166,16 +166,14 @@ class AlreadyWithdrawn(DomainError):
 # -- The check and the gate ----------------------------------------------------------------
 
 
-def _same_name(a: str, b: str) -> bool:
-    return " ".join(a.casefold().split()) == " ".join(b.casefold().split())
-
-
 def _covers(consent: Consent, recipient: Recipient) -> bool:
     if consent.kind is not recipient.kind:
         return False
     if consent.recipient_name is None:
         return True
-    return recipient.name is not None and _same_name(consent.recipient_name, recipient.name)
+    if recipient.name is None:
+        return False
+    return normalise_name(consent.recipient_name) == normalise_name(recipient.name)
 
 
 def decide(records: Iterable[Consent], recipient: Recipient, on: date) -> Decision:
@@ -279,7 +277,7 @@ def _check_recipient_name(kind: ConsentKind, name: str | None) -> None:
         return
     if kind is ConsentKind.COORDINATION:
         raise InvalidField("recipient_name", _l("Consent to coordination has no recipient."))
-    agency = _AGENCIES.get(" ".join(name.casefold().split()))
+    agency = _AGENCIES.get(normalise_name(name))
     if agency is not None and agency is not kind:
         raise InvalidField(
             "recipient_name",
@@ -332,17 +330,13 @@ def record(actor: Actor, patient: Patient, entry: ConsentInput) -> Consent:
     consent.form_reference = entry.form_reference
     consent.note = entry.note
     # An empty purpose is the kind's standard one, in the record's language (as the journal).
-    consent.purpose = entry.purpose or _in_record_language(entry.kind)
+    with in_record_language():
+        consent.purpose = entry.purpose or entry.kind.default_purpose
     db.session.add(consent)
     db.session.flush()
     _journal_answer(actor, patient, consent)
     journal.record_access(actor, patient, AccessAction.CREATE, "consent", consent.uid.hex)
     return consent
-
-
-def _in_record_language(kind: ConsentKind) -> str:
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
-        return kind.default_purpose
 
 
 def _journal_answer(actor: Actor, patient: Patient, consent: Consent) -> None:
@@ -514,19 +508,17 @@ class Panel:
     states: list[ConsentState]
     #: Every record, newest first.
     history: list[Consent]
-    disclosures: list[Disclosure] = field(default_factory=list)
+    disclosures: list[Disclosure]
 
     @property
     def withdrawn(self) -> list[ConsentState]:
         """Lines whose consent the patient has taken back: shown prominently."""
         return [state for state in self.states if state.status is ConsentStatus.WITHDRAWN]
 
-    def status_of(self, kind: ConsentKind) -> ConsentStatus:
-        """The general (unnamed) state of ``kind``."""
-        return next(
-            (s.status for s in self.states if s.kind is kind and not s.decision.recipient.name),
-            ConsentStatus.NONE,
-        )
+    @property
+    def allows_coordination(self) -> bool:
+        """A valid coordination consent holds today (what starting coordination needs)."""
+        return any(s.kind is ConsentKind.COORDINATION and s.decision.allowed for s in self.states)
 
 
 def states(records: Sequence[Consent], today: date, notice_days: int) -> list[ConsentState]:
@@ -538,7 +530,7 @@ def states(records: Sequence[Consent], today: date, notice_days: int) -> list[Co
         for consent in records:
             if consent.kind is kind:
                 name = consent.recipient_name
-                key = " ".join(name.casefold().split()) if name else ""
+                key = normalise_name(name) if name else ""
                 recipients.setdefault(key, Recipient(kind, name))
         for recipient in recipients.values() or [Recipient(kind)]:
             decision = decide(records, recipient, today)

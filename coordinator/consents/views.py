@@ -22,7 +22,7 @@ from coordinator.consents.forms import (
     WithdrawForm,
 )
 from coordinator.consents.models import ConsentAnswer, ConsentKind, ConsentMethod
-from coordinator.errors import DomainError, NotFound
+from coordinator.errors import DomainError
 from coordinator.forms import render_form
 from coordinator.patients import service as patients
 from coordinator.printing import pdf_response
@@ -156,8 +156,6 @@ def disclose(patient_uid: uuid.UUID) -> ViewResult:
 def statistics() -> ViewResult:
     """The unit's consent funnel per kind for a period (counts only)."""
     actor = current_actor()
-    if actor.unit is None:
-        raise NotFound()
     form = PeriodForm(request.args)
     today = clock.today()
     if not form.start.raw_data:
@@ -165,14 +163,10 @@ def statistics() -> ViewResult:
     if not form.end.raw_data:
         form.end.data = today
     start, end = form.start.data, form.end.data
-    valid = form.validate() and start is not None and end is not None
-    if valid and end < start:
-        form.end.errors = [_("The end is before the start.")]
-        valid = False
-    if not valid or start is None or end is None:
+    if not form.validate() or start is None or end is None:
         html = render_template("consents/statistics.html", form=form, rows=None, unit=actor.unit)
         return html, 400
-    rows = queries.funnel(actor.unit.id, start, end)
+    rows = queries.funnel(actor, start, end)
     return render_template(
         "consents/statistics.html", form=form, rows=rows, unit=actor.unit, start=start, end=end
     )

@@ -15,8 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import current_app, has_request_context
-from flask_babel import force_locale
+from flask import has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -26,6 +25,7 @@ from coordinator.crypto import keys
 from coordinator.database import after_rollback
 from coordinator.errors import DomainError
 from coordinator.extensions import db
+from coordinator.i18n import in_record_language
 from coordinator.journal import chain
 from coordinator.journal.models import (
     AccessAction,
@@ -156,7 +156,7 @@ def record_event(
     Its text — translatable messages, joined by spaces — is rendered in the installation's
     language, not the acting user's: the record reads the same for everyone who opens it.
     """
-    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with in_record_language():
         text = " ".join(str(part) for part in body if part)
         return add_entry(actor, patient, kind, str(heading), text)
 

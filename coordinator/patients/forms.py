@@ -19,18 +19,12 @@ from wtforms import (
 )
 from wtforms.validators import Email, InputRequired, Optional
 
-from coordinator.forms import bounded
+from coordinator.forms import DATE_HINT, bounded, enum_choices
 from coordinator.journal.service import BODY_MAX, HEADING_MAX
 from coordinator.patients.cases import REASON_MAX
 from coordinator.patients.certificates import DOCTOR_MAX
 from coordinator.patients.models import CaseOutcome, Employment, Gender, ScreeningDecision
 from coordinator.patients.sickleave import DEGREES
-
-_DATE_HINT = _l("Write the date as YYYY-MM-DD.")
-
-
-def _choices(enum: type) -> list[tuple[str, Any]]:
-    return [(member.value, member.label) for member in enum]  # type: ignore[attr-defined]
 
 
 class SearchForm(FlaskForm):
@@ -87,13 +81,13 @@ class PatientForm(FlaskForm):
         super().__init__(*args, **kwargs)
         # Choices are set per instance (as in the admin forms): labels follow the request's
         # language, and WTForms warns about choices given as tuples at declaration.
-        self.stated_gender.choices = [("", _l("As the personnummer says")), *_choices(Gender)]
-        self.employment.choices = _choices(Employment)
+        self.stated_gender.choices = [("", _l("As the personnummer says")), *enum_choices(Gender)]
+        self.employment.choices = enum_choices(Employment)
 
 
 class CertificateForm(FlaskForm):
-    start_on = DateField(_l("From"), validators=[InputRequired(_DATE_HINT)], description=_DATE_HINT)
-    end_on = DateField(_l("To"), validators=[InputRequired(_DATE_HINT)])
+    start_on = DateField(_l("From"), validators=[InputRequired(DATE_HINT)], description=DATE_HINT)
+    end_on = DateField(_l("To"), validators=[InputRequired(DATE_HINT)])
     degree = RadioField(
         _l("Degree"),
         validators=[InputRequired(_l("Choose the degree."))],
@@ -141,7 +135,7 @@ class ScreeningForm(_CaseForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.decision.choices = _choices(ScreeningDecision)
+        self.decision.choices = enum_choices(ScreeningDecision)
 
 
 class ActivateForm(_CaseForm):
@@ -161,12 +155,12 @@ class TransferForm(_CaseForm):
 
 class CloseForm(_CaseForm):
     outcome = SelectField(_l("Outcome"), validators=[InputRequired(_l("Choose the outcome."))])
-    closed_on = DateField(_l("Closed on"), validators=[InputRequired(_DATE_HINT)])
+    closed_on = DateField(_l("Closed on"), validators=[InputRequired(DATE_HINT)])
     submit = SubmitField(_l("Close case"))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.outcome.choices = _choices(CaseOutcome)
+        self.outcome.choices = enum_choices(CaseOutcome)
 
 
 class OpenCaseForm(FlaskForm):

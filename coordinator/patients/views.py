@@ -18,7 +18,6 @@ from werkzeug.wrappers import Response
 from coordinator import clock
 from coordinator.access import Actor, current_actor, roles
 from coordinator.auth.roles import Role
-from coordinator.consents.models import ConsentKind
 from coordinator.consents.service import ConsentMissing
 from coordinator.database import restart_unit_of_work
 from coordinator.errors import DomainError
@@ -238,7 +237,6 @@ def _patient_page(
         revealed=revealed or not patient.is_protected,
         may_write=actor.role is Role.COORDINATOR,
         today=clock.today(),
-        coordination=ConsentKind.COORDINATION,
         missing=error.kind if isinstance(error, ConsentMissing) else None,
     )
     if status is None and not forms and error is None:
