@@ -31,6 +31,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from coordinator.home.views import bp as home_bp
     from coordinator.patients.import_views import bp as certificate_import_bp
     from coordinator.patients.views import bp as patients_bp
+    from coordinator.plans.views import bp as plans_bp
 
     instance = settings.instance_path(config)
     app = Flask(
@@ -67,7 +68,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     templating.init_app(app)
 
-    for blueprint in (auth_bp, home_bp, patients_bp, certificate_import_bp, consents_bp, admin_bp):
+    for blueprint in (
+        auth_bp,
+        home_bp,
+        patients_bp,
+        certificate_import_bp,
+        consents_bp,
+        plans_bp,
+        admin_bp,
+    ):
         app.register_blueprint(blueprint)
     access.check_all_views_declared(app)
     cli.register(app)

@@ -111,6 +111,9 @@ class Config:
     CASELOAD_PAGE_SIZE = 50
     #: Consents ending within this many days are shown on Today and flagged on the patient page.
     CONSENT_EXPIRY_NOTICE_DAYS = 14
+    #: A KBT treatment counts as completed in the reports under the state agreements only with
+    #: at least this many sessions (the 2011 agreement's criterion; regions used 10–15).
+    KBT_MIN_SESSIONS = 10
 
     #: Password given to the demo users by ``coordinator demo-data``. Empty: one is generated
     #: and printed once.
@@ -137,6 +140,7 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_SCREENING_SICK_LISTED_DAYS": ("SCREENING_SICK_LISTED_DAYS", _int),
     "COORDINATOR_MILESTONE_NOTICE_DAYS": ("MILESTONE_NOTICE_DAYS", _int),
     "COORDINATOR_CONSENT_EXPIRY_NOTICE_DAYS": ("CONSENT_EXPIRY_NOTICE_DAYS", _int),
+    "COORDINATOR_KBT_MIN_SESSIONS": ("KBT_MIN_SESSIONS", _int),
 }
 
 #: The environment variable that moves the instance folder.
@@ -198,6 +202,8 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
         raise ConfigurationError("SICK_LEAVE_GAP_DAYS must be between 0 and 90.")
     if not 0 <= settings["CONSENT_EXPIRY_NOTICE_DAYS"] <= 365:
         raise ConfigurationError("CONSENT_EXPIRY_NOTICE_DAYS must be between 0 and 365.")
+    if not 1 <= settings["KBT_MIN_SESSIONS"] <= 100:
+        raise ConfigurationError("KBT_MIN_SESSIONS must be between 1 and 100.")
 
 
 def check_secret_key(key: str, instance: Path) -> None:

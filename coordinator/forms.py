@@ -8,6 +8,7 @@ from typing import Any
 from flask import render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import HiddenField
 from wtforms.validators import Length, Regexp
 
 from coordinator.errors import DomainError
@@ -33,6 +34,20 @@ def enum_choices(members: Iterable[Any]) -> list[tuple[str, str]]:
     (every member) or a list of members. Set them per form instance, in the request's language.
     """
     return [(member.value, member.label) for member in members]
+
+
+class VersionedForm(FlaskForm):
+    """A form that changes a record under optimistic locking: it carries the record's version
+    (lock) as the user saw it, and the service refuses the change if it has moved on."""
+
+    version = HiddenField()
+
+    @property
+    def expected_version(self) -> int | None:
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
 
 
 USERNAME_PATTERN = Regexp(

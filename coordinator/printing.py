@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from typing import Any
@@ -17,12 +18,17 @@ from xml.sax.saxutils import escape
 
 from flask import Response
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from coordinator import clock
+from coordinator.patients.identity import format_personnummer
+from coordinator.patients.models import Patient
 
 #: Printables are for patients and agencies in Sweden: always Swedish, whatever the
 #: interface language of the user who prints.
@@ -33,6 +39,16 @@ TITLE = ParagraphStyle("Title", parent=_STYLES["Title"], fontSize=17, spaceAfter
 HEADING = ParagraphStyle("Heading", parent=_STYLES["Heading2"], fontSize=12, spaceBefore=4 * mm)
 BODY = ParagraphStyle("Body", parent=_STYLES["BodyText"], fontSize=10, leading=13.5)
 SMALL = ParagraphStyle("Small", parent=BODY, fontSize=8.5, leading=11, textColor=colors.grey)
+
+
+@dataclass(frozen=True)
+class Printed:
+    """A printed document: the PDF and the file name it is offered under."""
+
+    data: bytes
+    filename: str
+    #: A printed form's reference (consent forms only).
+    reference: str = ""
 
 
 @contextmanager
@@ -88,6 +104,18 @@ def signature_lines(labels: Sequence[object]) -> Table:
     table.setStyle(TableStyle([("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.black),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 6 * mm)]))  # fmt: skip
     return table
+
+
+def patient_facts(patient: Patient) -> list[tuple[object, object]]:
+    """The patient's name and number for a document's head (call in the print language)."""
+    # Protected identity: prints never carry the name (the patient writes it by hand).
+    name = _l("Protected identity") if patient.is_protected else patient.full_name
+    return [(_l("Patient"), name), (_l("Personnummer"), format_personnummer(patient.personnummer))]
+
+
+def printed_at() -> datetime:
+    """Now, in local time: the stamp in every document's footer."""
+    return clock.now().astimezone(clock.LOCAL_ZONE)
 
 
 def space(height_mm: float = 4) -> Spacer:

@@ -110,6 +110,43 @@ ROUTES: dict[str, Route] = {
         "GET", "/patients/{patient}/disclosures/new", frozenset({COORDINATOR})
     ),
     "consents.statistics": Route("GET", "/consents/statistics", frozenset({MANAGER})),
+    # Tolvan's case is new, not active: mapping and planning are refused until it is.
+    "plans.edit_mapping": Route(
+        "GET", "/patients/{patient}/mapping", frozenset({COORDINATOR}), 409
+    ),
+    "plans.show_mapping": Route(
+        "GET", "/patients/{patient}/mapping/1", frozenset({COORDINATOR, MANAGER}), 404
+    ),
+    "plans.show": Route("GET", "/patients/{patient}/plan", frozenset({COORDINATOR, MANAGER})),
+    "plans.edit": Route("GET", "/patients/{patient}/plan/edit", frozenset({COORDINATOR}), 409),
+    "plans.version": Route(
+        "GET", "/patients/{patient}/plan/versions/1", frozenset({COORDINATOR, MANAGER}), 404
+    ),
+    # Empty forms: the plan page comes back with the fields' messages.
+    "plans.agree": Route("POST", "/patients/{patient}/plan/agree", frozenset({COORDINATOR}), 400),
+    "plans.follow_up": Route(
+        "POST", "/patients/{patient}/plan/follow-ups", frozenset({COORDINATOR}), 400
+    ),
+    "plans.progress": Route(
+        "POST",
+        f"/patients/{{patient}}/plan/measures/{uuid.UUID(int=1)}",
+        frozenset({COORDINATOR}),
+        400,
+    ),
+    # No plan yet: admitted, then not found.
+    "plans.print_plan": Route(
+        "GET", "/patients/{patient}/plan/print", frozenset({COORDINATOR}), 404
+    ),
+    "plans.share": Route("GET", "/patients/{patient}/plan/share", frozenset({COORDINATOR}), 404),
+    "plans.new_treatment": Route(
+        "GET", "/patients/{patient}/treatments/new", frozenset({COORDINATOR})
+    ),
+    "plans.edit_treatment": Route(
+        "GET",
+        f"/patients/{{patient}}/treatments/{uuid.UUID(int=1)}",
+        frozenset({COORDINATOR}),
+        404,
+    ),
     "certificate_import.upload": Route("GET", "/patients/import/", frozenset({COORDINATOR})),
     "certificate_import.import_file": Route(
         "POST", "/patients/import/", frozenset({COORDINATOR}), 400

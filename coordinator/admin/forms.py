@@ -40,6 +40,12 @@ class _UserFields(FlaskForm):
         validators=[Optional(), bounded(80)],
         description=_l("Profession, e.g. occupational therapist."),
     )
+    phone = StringField(
+        _l("Work phone"),
+        validators=[Optional(), bounded(40)],
+        description=_l("Printed on documents given to patients, e.g. their plan."),
+        render_kw={"autocomplete": "off", "inputmode": "tel"},
+    )
     role = SelectField(_l("Role"), validators=[InputRequired()])
     units = CheckboxesField(_l("Care units"), coerce=int)
 

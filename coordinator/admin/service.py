@@ -51,6 +51,7 @@ class UserDetails:
     role: Role
     unit_ids: Sequence[int]
     is_active: bool = True
+    phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def create_user(
         username=username,
         full_name=details.full_name.strip(),
         title=(details.title or "").strip() or None,
+        phone=(details.phone or "").strip() or None,
         role=details.role,
         units=units,
         is_active=details.is_active,
@@ -134,6 +136,7 @@ def update_user(user: User, details: UserDetails, *, acting_user: User) -> None:
         user.session_token = new_session_token()  # ends their sessions now
     user.full_name = details.full_name.strip()
     user.title = (details.title or "").strip() or None
+    user.phone = (details.phone or "").strip() or None
     user.role = details.role
     user.units = units
     user.is_active = details.is_active

@@ -37,6 +37,7 @@ def _user_details(form: UserCreateForm | UserEditForm, *, is_active: bool) -> se
     return service.UserDetails(
         full_name=form.full_name.data or "",
         title=form.title.data,
+        phone=form.phone.data,
         role=Role(form.role.data),
         unit_ids=form.units.data or [],
         is_active=is_active,

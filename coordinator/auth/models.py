@@ -35,6 +35,11 @@ class ProviderType(StrEnum):
     def label(self) -> str:
         return str(_PROVIDER_TYPE_LABELS[self])
 
+    @property
+    def lazy_label(self) -> object:
+        """The label, translated when the text it is put into is rendered (the journal)."""
+        return _PROVIDER_TYPE_LABELS[self]
+
 
 _UNIT_KIND_LABELS = {UnitKind.HEALTH_CENTRE: _l("Health centre"), UnitKind.CLINIC: _l("Clinic")}
 _PROVIDER_TYPE_LABELS = {ProviderType.PUBLIC: _l("Public"), ProviderType.PRIVATE: _l("Private")}
@@ -88,6 +93,8 @@ class User(UserMixin, EncryptedRow, Model):
     full_name: Mapped[str] = mapped_column(String(120))
     #: Professional title (*befattning*), e.g. "Arbetsterapeut"; part of the PDL log record.
     title: Mapped[str | None] = mapped_column(String(80))
+    #: Work phone, printed on documents given to patients (a plan names their coordinator).
+    phone: Mapped[str | None] = mapped_column(String(40))
     role: Mapped[Role] = mapped_column(enum_column(Role))
     #: argon2id hash of the password.
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -8,8 +8,6 @@ reference is the access-log entry's object id, which ties the paper to the print
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 
@@ -20,28 +18,13 @@ from coordinator.consents.models import Consent, ConsentKind
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
 from coordinator.patients import cases
-from coordinator.patients.identity import format_personnummer
 from coordinator.patients.models import Patient
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
 
 
-@dataclass(frozen=True)
-class Printed:
-    data: bytes
-    filename: str
-    #: The printed form's reference (consent forms only).
-    reference: str = ""
-
-
 def _reference() -> str:
     return "S-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
-
-
-def _patient_facts(patient: Patient) -> list[tuple[object, object]]:
-    # Protected identity: prints never carry the name (the patient writes it by hand).
-    name = _l("Protected identity") if patient.is_protected else patient.full_name
-    return [(_l("Patient"), name), (_l("Personnummer"), format_personnummer(patient.personnummer))]
 
 
 def _coordinator_line(actor: Actor, patient: Patient) -> str:
@@ -53,7 +36,7 @@ def _coordinator_line(actor: Actor, patient: Patient) -> str:
 
 def consent_form(
     actor: Actor, patient: Patient, kind: ConsentKind, recipient_name: str | None, purpose: str
-) -> Printed:
+) -> printing.Printed:
     """A consent form to sign, naming the recipient and the purpose."""
     reference = _reference()
     name = (recipient_name or "").strip()
@@ -78,7 +61,7 @@ def consent_form(
         story = [
             printing.text(actor.unit.name if actor.unit else "", printing.SMALL),
             printing.text(title, printing.TITLE),
-            printing.facts([*_patient_facts(patient), *about]),
+            printing.facts([*printing.patient_facts(patient), *about]),
             printing.space(),
             printing.text(statement),
             printing.space(2),
@@ -100,12 +83,12 @@ def consent_form(
             printing.text(_coordinator_line(actor, patient), printing.SMALL),
             printing.text(_l("Form reference: %(reference)s", reference=reference), printing.SMALL),
         ]
-        data = printing.build(title, story, str(_l("Consent form")), _printed_at())
+        data = printing.build(title, story, str(_l("Consent form")), printing.printed_at())
     journal.record_access(actor, patient, AccessAction.PRINT, "consent_form", reference)
-    return Printed(data, f"samtycke-{reference}.pdf", reference)
+    return printing.Printed(data, f"samtycke-{reference}.pdf", reference)
 
 
-def consent_summary(actor: Actor, patient: Patient, notice_days: int) -> Printed:
+def consent_summary(actor: Actor, patient: Patient, notice_days: int) -> printing.Printed:
     """The patient's consents as they stand today, their history, and what was disclosed."""
     today = clock.today()
     records = service.records_of(patient)
@@ -126,7 +109,7 @@ def consent_summary(actor: Actor, patient: Patient, notice_days: int) -> Printed
         story = [
             printing.text(actor.unit.name if actor.unit else "", printing.SMALL),
             printing.text(title, printing.TITLE),
-            printing.facts([*_patient_facts(patient), (_l("Date"), today.isoformat())]),
+            printing.facts([*printing.patient_facts(patient), (_l("Date"), today.isoformat())]),
             printing.heading(_l("Where your consents stand today")),
             printing.grid(
                 [_l("Consent to"), _l("Status"), _l("Answered on"), _l("Valid until")], current
@@ -167,13 +150,9 @@ def consent_summary(actor: Actor, patient: Patient, notice_days: int) -> Printed
             ),
             printing.text(_coordinator_line(actor, patient)),
         ]
-        data = printing.build(title, story, title, _printed_at())
+        data = printing.build(title, story, title, printing.printed_at())
     journal.record_access(actor, patient, AccessAction.PRINT, "consent_summary")
-    return Printed(data, "samtycken.pdf")
-
-
-def _printed_at() -> datetime:
-    return clock.now().astimezone(clock.LOCAL_ZONE)
+    return printing.Printed(data, "samtycken.pdf")
 
 
 def _history_row(consent: Consent) -> tuple[str, str, str, str, str]:

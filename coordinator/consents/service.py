@@ -433,9 +433,18 @@ def _already_withdrawn(withdrawal: ConsentWithdrawal) -> str:
 
 
 def disclose(
-    actor: Actor, patient: Patient, recipient: Recipient, on: date, summary: str
+    actor: Actor,
+    patient: Patient,
+    recipient: Recipient,
+    on: date,
+    summary: str,
+    attempt: str = "disclosure",
 ) -> Disclosure:
-    """Register information given to ``recipient`` on day ``on``; refused without consent."""
+    """Register information given to ``recipient`` on day ``on``; refused without consent.
+
+    ``attempt`` names what is disclosed in the access log when the gate refuses (a plan
+    shared is ``plan_share``).
+    """
     require_coordinator(actor)
     if not recipient.kind.is_disclosure:
         raise InvalidField("recipient", _l("Choose who received the information."))
@@ -445,7 +454,7 @@ def disclose(
         raise InvalidField("summary", _l("Say in short what was disclosed."))
     _check_day(on, "disclosed_on", clock.today())
     recipient = Recipient(recipient.kind, name)
-    consent = require(actor, patient, recipient, on, "disclosure")
+    consent = require(actor, patient, recipient, on, attempt)
     disclosure = Disclosure(
         patient_id=patient.id,
         unit_id=patient.unit_id,

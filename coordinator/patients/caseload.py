@@ -33,6 +33,8 @@ from coordinator.patients.models import CaseStatus, CoordinationCase, Patient
 from coordinator.patients.screening import ScreeningRules, SickLeaveSummary, Signal, signals
 from coordinator.patients.service import in_unit
 from coordinator.patients.sickleave import band_of
+from coordinator.plans.queries import PlanFilter
+from coordinator.plans.queries import condition as plan_condition
 
 
 class Scope(StrEnum):
@@ -91,6 +93,7 @@ class Filters:
     #: A DiagnosisGroup or AgreementGroup value.
     group: str | None = None
     follow_up: FollowUpFilter | None = None
+    plan: PlanFilter | None = None
     sort: Sort = Sort.NAME
     descending: bool = False
     page: int = 1
@@ -101,6 +104,8 @@ class CaseloadRow:
     """One patient in the list, before and after the page is chosen."""
 
     patient_id: int
+    #: The latest coordination case, if any.
+    case_id: int | None
     is_protected: bool
     summary: SickLeaveSummary
     status: CaseStatus | None
@@ -156,6 +161,7 @@ _SUMMARY_COLUMNS = (
     Patient.day_365_on,
     Patient.previous_sick_leave_end,
     Patient.certificate_added_at,
+    CoordinationCase.id.label("case_id"),
     CoordinationCase.assigned_at,
     CoordinationCase.status,
     CoordinationCase.coordinator_id,
@@ -191,6 +197,9 @@ def summary_rows(
         query = query.where(CoordinationCase.follow_up_on.between(today, today + timedelta(days=7)))
     elif filters.follow_up is FollowUpFilter.NONE:
         query = query.where(CoordinationCase.follow_up_on.is_(None))
+    if filters.plan is not None:
+        is_active = CoordinationCase.status == CaseStatus.ACTIVE
+        query = query.where(plan_condition(filters.plan, CoordinationCase.id, is_active, today))
     return db.session.execute(query).all()
 
 
@@ -201,6 +210,7 @@ def _row(
     summary = SickLeaveSummary.of(record, diagnosis)
     return CaseloadRow(
         patient_id=record.id,
+        case_id=record.case_id,
         is_protected=record.is_protected,
         summary=summary,
         status=record.status,

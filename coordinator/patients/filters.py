@@ -22,6 +22,7 @@ from coordinator.patients.forms import CaseloadForm
 from coordinator.patients.models import CaseStatus
 from coordinator.patients.screening import Signal
 from coordinator.patients.sickleave import DEGREES, LENGTH_BANDS, band_label
+from coordinator.plans.queries import PlanFilter
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -61,6 +62,7 @@ def read(args: Mapping[str, str], actor: Actor) -> tuple[CaseloadForm, Filters]:
         degree=_int(args.get("degree"), DEGREES),
         group=args.get("group") if args.get("group") in _GROUP_VALUES else None,
         follow_up=_enum(FollowUpFilter, args.get("follow_up"), None),
+        plan=_enum(PlanFilter, args.get("plan"), None),
         sort=_enum(Sort, args.get("sort"), Sort.NAME) or Sort.NAME,
         descending=args.get("descending") in ("y", "1", "on", "true"),
         page=page,
@@ -97,6 +99,7 @@ def _set_choices(form: CaseloadForm) -> None:
         (FollowUpFilter.WEEK.value, _l("Within 7 days")),
         (FollowUpFilter.NONE.value, _l("No date set")),
     ]
+    form.plan.choices = [_ANY, *[(which.value, which.label) for which in PlanFilter]]
     form.sort.choices = [(sort.value, sort.label) for sort in Sort]
 
 

@@ -19,7 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import Email, InputRequired, Optional
 
-from coordinator.forms import DATE_HINT, bounded, enum_choices
+from coordinator.forms import DATE_HINT, VersionedForm, bounded, enum_choices
 from coordinator.journal.service import BODY_MAX, HEADING_MAX
 from coordinator.patients.cases import REASON_MAX
 from coordinator.patients.certificates import DOCTOR_MAX
@@ -109,19 +109,7 @@ class CertificateForm(FlaskForm):
         self.degree.choices = [(d, f"{d} %") for d in DEGREES]
 
 
-class _CaseForm(FlaskForm):
-    #: The case version the user saw (optimistic locking).
-    version = HiddenField()
-
-    @property
-    def expected_version(self) -> int | None:
-        try:
-            return int(self.version.data)
-        except (TypeError, ValueError):
-            return None
-
-
-class ScreeningForm(_CaseForm):
+class ScreeningForm(VersionedForm):
     decision = RadioField(
         _l("Decision"),
         validators=[InputRequired(_l("Choose a decision."))],
@@ -138,22 +126,22 @@ class ScreeningForm(_CaseForm):
         self.decision.choices = enum_choices(ScreeningDecision)
 
 
-class ActivateForm(_CaseForm):
+class ActivateForm(VersionedForm):
     submit = SubmitField(_l("Start coordination"))
 
 
-class FollowUpForm(_CaseForm):
+class FollowUpForm(VersionedForm):
     follow_up_on = DateField(_l("Next follow-up"), validators=[Optional()],
                              description=_l("Leave empty to remove the date."))  # fmt: skip
     submit = SubmitField(_l("Set date"))
 
 
-class TransferForm(_CaseForm):
+class TransferForm(VersionedForm):
     coordinator = SelectField(_l("Coordinator"), coerce=int, validate_choice=False)
     submit = SubmitField(_l("Transfer"))
 
 
-class CloseForm(_CaseForm):
+class CloseForm(VersionedForm):
     outcome = SelectField(_l("Outcome"), validators=[InputRequired(_l("Choose the outcome."))])
     closed_on = DateField(_l("Closed on"), validators=[InputRequired(DATE_HINT)])
     submit = SubmitField(_l("Close case"))
@@ -200,6 +188,7 @@ class CaseloadForm(FlaskForm):
     degree = SelectField(_l("Degree"), default="")
     group = SelectField(_l("Diagnosis group"), default="")
     follow_up = SelectField(_l("Follow-up"), default="")
+    plan = SelectField(_l("Plan"), default="")
     sort = SelectField(_l("Sort by"), default="name")
     descending = BooleanField(_l("Descending"))
     page = IntegerField(default=1, validators=[Optional()])

@@ -16,6 +16,8 @@ from coordinator.patients.models import Certificate, CoordinationCase, Gender, P
 from coordinator.patients.screening import ScreeningRules, SickLeaveSummary, Signal, signals
 from coordinator.patients.service import gender_of, identity_of
 from coordinator.patients.sickleave import SickLeaveCase
+from coordinator.plans.overview import PlanOverview
+from coordinator.plans.overview import overview as plan_overview
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Overview:
     diagnoses: dict[str, Diagnosis]
     entries: list[CaseJournalEntry]
     consents: consents.Panel
+    plans: PlanOverview
 
     @property
     def current_sick_leave(self) -> CaseView | None:
@@ -69,9 +72,15 @@ def _case_view(case: SickLeaveCase, by_id: dict[int, Certificate], today: date) 
 
 
 def overview(
-    actor: Actor, patient: Patient, today: date, rules: ScreeningRules, consent_notice_days: int
+    actor: Actor,
+    patient: Patient,
+    today: date,
+    rules: ScreeningRules,
+    consent_notice_days: int,
+    kbt_min_sessions: int,
 ) -> Overview:
-    """The patient page's content; certificates, consents and journal are logged as read."""
+    """The patient page's content; certificates, consents, plans and journal are logged as
+    read."""
     registered = certificates.certificates_of(patient)
     journal.record_access(actor, patient, AccessAction.READ, "certificates")
     by_id = {certificate.id: certificate for certificate in registered}
@@ -99,4 +108,5 @@ def overview(
         diagnoses=diagnoses,
         entries=journal.timeline(actor, patient),
         consents=consents.panel(actor, patient, today, consent_notice_days),
+        plans=plan_overview(actor, patient, today, kbt_min_sessions),
     )

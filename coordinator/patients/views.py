@@ -221,7 +221,9 @@ def _patient_page(
 ) -> tuple[str, int]:
     """The patient page, with any submitted form (and its errors) in place of the blank one."""
     notice = current_app.config["CONSENT_EXPIRY_NOTICE_DAYS"]
-    view = overview.overview(actor, patient, clock.today(), rules(), notice)
+    view = overview.overview(
+        actor, patient, clock.today(), rules(), notice, current_app.config["KBT_MIN_SESSIONS"]
+    )
     blank = _blank_forms(view, actor)
     shown = blank | (forms or {})
     main = next(iter(forms.values())) if forms else blank["note"]

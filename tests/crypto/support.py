@@ -18,6 +18,7 @@ from coordinator.crypto.fields import REGISTRY
 from coordinator.extensions import db
 from coordinator.journal.models import CaseJournalEntry  # noqa: F401 (registers its fields)
 from coordinator.patients.models import Patient
+from coordinator.plans.models import Mapping  # noqa: F401 (registers its fields)
 
 #: Every encrypted column in the schema, by table — from the models' own declarations, so a
 #: new encrypted field is covered by the rotation and raw-storage tests without editing them.

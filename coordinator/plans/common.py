@@ -1,0 +1,105 @@
+"""What the mapping, plan and treatment services share: the case they work in, text and date
+checks, and the stale-edit rule."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm.exc import StaleDataError
+
+from coordinator.access import Actor
+from coordinator.errors import DomainError, InvalidField, NotFound
+from coordinator.extensions import db
+from coordinator.patients import cases
+from coordinator.patients.models import CaseStatus, CoordinationCase
+from coordinator.patients.permissions import require_coordinator
+
+if TYPE_CHECKING:
+    from coordinator.patients.models import Patient
+
+#: How far back a date may be registered after the fact, and how far ahead one may be set.
+BACKDATING_LIMIT = timedelta(days=366)
+HORIZON = timedelta(days=730)
+
+
+class NotUnderWay(DomainError):
+    """Planning is coordination: it needs an active case (and so the patient's consent)."""
+
+    status_code = 409
+    default_message = _l(
+        "Coordination is not under way for this patient. Start coordination (with the "
+        "patient's consent) before mapping or planning."
+    )
+
+
+class StaleEdit(cases.StaleEdit):
+    """Someone else saved first. The view starts the request over and shows what they saved
+    beside the refused form (nothing of the refused change is written)."""
+
+    default_message = _l(
+        "Someone else saved this a moment ago. What they saved is shown below and your changes "
+        "are still in the form: check them against it and save again."
+    )
+
+
+def case_for_planning(actor: Actor, patient: Patient) -> CoordinationCase:
+    """The patient's case, if coordination is under way (Lag 2019:1297 § 2: coordination
+    interventions — mapping and planning among them — only with the patient's consent, which
+    activating the case required)."""
+    require_coordinator(actor)
+    case = cases.current_case(patient)
+    if case is None or case.status is not CaseStatus.ACTIVE:
+        raise NotUnderWay()
+    return case
+
+
+def case_for_reading(patient: Patient) -> CoordinationCase:
+    """The patient's current case (open or closed): what its plan pages show."""
+    case = cases.current_case(patient)
+    if case is None:
+        raise NotFound()
+    return case
+
+
+def case_for_recording(actor: Actor, patient: Patient) -> CoordinationCase:
+    """The patient's open case, whatever its status (treatments are recorded as they happen)."""
+    require_coordinator(actor)
+    case = cases.current_case(patient)
+    if case is None or not case.status.is_open:
+        raise cases.CaseClosed()
+    return case
+
+
+def text(value: str | None, field_name: str, limit: int, *, required: object = None) -> str | None:
+    """``value`` stripped (None when empty); refused when too long, or empty and ``required``
+    (the message to show)."""
+    value = (value or "").strip() or None
+    if value is None and required is not None:
+        raise InvalidField(field_name, required)
+    if value is not None and len(value) > limit:
+        raise InvalidField(field_name, _l("At most %(max)d characters.", max=limit))
+    return value
+
+
+def past_day(day: date, field_name: str, today: date) -> None:
+    """A day something happened: not in the future, at most a year back."""
+    if day > today:
+        raise InvalidField(field_name, _l("The date cannot be in the future."))
+    if day < today - BACKDATING_LIMIT:
+        raise InvalidField(field_name, _l("The date cannot be more than a year back."))
+
+
+def check_lock(record: Any, expected: int | None) -> None:
+    """Refuse a change made on an older state of ``record`` than the one stored."""
+    if expected is not None and record.lock != expected:
+        raise StaleEdit()
+
+
+def flush_checked() -> None:
+    """Write the change; a concurrent commit since it was read is a :class:`StaleEdit`."""
+    try:
+        db.session.flush()
+    except StaleDataError as error:
+        raise StaleEdit() from error
