@@ -488,7 +488,7 @@ def update_measure(
         actor,
         patient,
         EntryKind.PLAN_CHANGED,
-        _l("Measure %(status)s", status=status.lazy_label),
+        _l("Measure updated: %(status)s", status=status.lazy_label),
         measure.description,
         _l("Outcome: %(outcome)s", outcome=measure.outcome) if measure.outcome else "",
     )
