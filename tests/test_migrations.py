@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import insert, inspect, text
 from sqlalchemy.exc import DatabaseError
 
+from coordinator import clock
+from coordinator.access import Actor
+from coordinator.auth.models import CareUnit, User
+from coordinator.auth.roles import Role
 from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, EntryKind
@@ -20,7 +25,7 @@ from coordinator.patients.models import Patient
 from tests.conftest import make_app
 from tests.crypto.support import actor_for
 from tests.databases import DatabaseFactory
-from tests.factories import PatientFactory, UnitFactory, UserFactory
+from tests.factories import PatientFactory, UnitFactory
 
 
 @pytest.fixture
@@ -39,6 +44,20 @@ def _differences(app: Flask) -> list[object]:
             connection, opts={"compare_type": True, "render_as_batch": True}
         )
         return list(compare_metadata(context, db.metadata))
+
+
+def _actor_in_old_schema(unit: CareUnit, full_name: str = "Kim Koordinator") -> Actor:
+    """A coordinator of ``unit`` written with plain SQL — the model has columns an earlier
+    revision's users table lacks — and an actor that refers to it without loading it."""
+    user_id = db.session.execute(
+        insert(User.__table__).values(
+            uid=uuid.uuid4(), username="kim", full_name=full_name, role="coordinator",
+            password_hash="-", session_token="-", must_change_password=False,
+            password_changed_at=clock.now(), is_active=True, created_at=clock.now(),
+        )
+    ).inserted_primary_key[0]  # fmt: skip
+    user = User(id=user_id, full_name=full_name, role=Role.COORDINATOR)
+    return Actor(user=user, role=Role.COORDINATOR, unit=unit, request_id="migration-test")
 
 
 def test_upgrading_an_empty_database_gives_exactly_the_models_schema(empty_app: Flask) -> None:
@@ -65,9 +84,9 @@ def test_0004_keeps_both_journal_chains_and_their_guards_and_admits_the_new_valu
     with empty_app.app_context():
         upgrade(revision="0003")
         unit = UnitFactory()
-        user = UserFactory(units=[unit])
+        actor = _actor_in_old_schema(unit)
+        user = actor.user
         patient = PatientFactory(unit_id=unit.id, personnummer="194107086995")
-        actor = actor_for(user, unit)
         journal.add_entry(actor, patient, EntryKind.NOTE, "Första kontakt", "Samtal.")
         journal.record_access(actor, patient, AccessAction.READ)
         db.session.commit()
@@ -91,3 +110,29 @@ def test_0004_keeps_both_journal_chains_and_their_guards_and_admits_the_new_valu
             with pytest.raises(DatabaseError):
                 db.session.execute(text(statement))
             db.session.rollback()
+
+
+def test_0005_keeps_existing_users_without_a_phone_and_can_be_undone(empty_app: Flask) -> None:
+    with empty_app.app_context():
+        upgrade(revision="0004")
+        user_id = _actor_in_old_schema(UnitFactory(), "Kim Koordinator").user.id
+        db.session.commit()
+
+        upgrade(revision="0005")
+
+        assert db.session.execute(
+            text("SELECT full_name, phone FROM users WHERE id = :id"), {"id": user_id}
+        ).one() == ("Kim Koordinator", None)
+        db.session.rollback()
+        plans = {"mappings", "rehab_plans", "plan_versions", "measures", "plan_follow_ups"}
+        assert plans <= set(inspect(db.engine).get_table_names())
+
+        downgrade(revision="0004")
+
+        assert "rehab_plans" not in inspect(db.engine).get_table_names()
+        assert (
+            db.session.execute(
+                text("SELECT full_name FROM users WHERE id = :id"), {"id": user_id}
+            ).scalar_one()
+            == "Kim Koordinator"
+        )
