@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
 
-from coordinator import clock
+from coordinator import clock, demo_plans
 from coordinator.access import Actor
 from coordinator.auth.models import User
 from coordinator.consents.models import ConsentAnswer, ConsentKind, ConsentMethod
@@ -512,6 +512,8 @@ def _take_steps(
     if plan.is_active:
         _consents(actor, patient, story, today)
         cases.activate(actor, patient)
+        if plan.outcome is None:
+            demo_plans.add(actor, patient, story.personnummer, today)
     for heading, body in story.notes:
         journal.add_entry(actor, patient, EntryKind.NOTE, heading, body)
     others = [user for user in colleagues if user.id != actor.user.id]
