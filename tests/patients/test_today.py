@@ -113,12 +113,15 @@ def test_the_queue_gathers_whats_new_since_the_last_visit_and_whats_due(
         ],
         "milestones": [("Andersson", "Day 90 on 2026-06-17")],
         "follow-ups": [("Berg", "Due 2026-06-14")],
+        # Berg's and Ek's coordination is under way: the plans feature asks for a plan.
+        "plan-none": [("Berg", "No plan yet"), ("Ek", "No plan yet")],
     }
     assert [group.key for group in groups] == list(queue_of(groups))
     assert [group.list_args for group in groups][2:] == [
         {"status": "new", "scope": "unit"},
         {"sort": "milestone"},
         {"follow_up": "due", "sort": "follow_up"},
+        {"plan": "none", "scope": "mine"},
     ]
 
 
@@ -143,7 +146,7 @@ def test_the_next_visit_no_longer_shows_what_was_new_at_this_one(
 
     groups = today.queue(me, today.start_visit(me), RULES)
 
-    assert list(queue_of(groups)) == ["to-screen", "milestones", "follow-ups"]
+    assert list(queue_of(groups)) == ["to-screen", "milestones", "follow-ups", "plan-none"]
 
 
 _SECTION = re.compile(r'<section class="card" id="([\w-]+)">(.*?)</section>', re.DOTALL)
@@ -176,6 +179,7 @@ def test_the_page_shows_each_group_with_its_patients_and_logs_those_shown(
         "to-screen": [uid["Andersson"], uid["Falk"]],
         "milestones": [uid["Andersson"]],
         "follow-ups": [uid["Berg"]],
+        "plan-none": [uid["Berg"], uid["Ek"]],
     }
     assert sections(response.text) == expected
     with app.app_context():
