@@ -72,7 +72,8 @@ def render_form(
     else:
         status = 200
     message = error.message if error is not None else None
-    field = getattr(form, getattr(error, "field", ""), None)
+    name = getattr(error, "field", "")
+    field = getattr(form, name, None) if name else None
     if field is not None:  # the rule concerns one field: say it next to that field
         field.errors = [*field.errors, message]
         message = None

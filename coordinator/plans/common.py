@@ -7,8 +7,11 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.exc import StaleDataError
 
+from coordinator import clock
 from coordinator.access import Actor
 from coordinator.errors import DomainError, InvalidField, NotFound
 from coordinator.extensions import db
@@ -92,14 +95,32 @@ def past_day(day: date, field_name: str, today: date) -> None:
 
 
 def check_lock(record: Any, expected: int | None) -> None:
-    """Refuse a change made on an older state of ``record`` than the one stored."""
+    """Refuse a change made on an older state of ``record`` than the one stored.
+
+    ``expected`` 0 means the user saw no record yet (a form to create it): if one exists now,
+    someone else created it meanwhile. None: the caller does not check (services called
+    directly, e.g. the demo data).
+    """
     if expected is not None and record.lock != expected:
         raise StaleEdit()
 
 
-def flush_checked() -> None:
-    """Write the change; a concurrent commit since it was read is a :class:`StaleEdit`."""
+def touch(record: Any, actor: Actor) -> None:
+    """Mark ``record`` changed by ``actor``: its lock moves on even when nothing else in the
+    row changed (a draft's measures, or a save in the same instant as the last one)."""
+    record.updated_by_id = actor.user.id
+    record.updated_at = clock.now()
+    flag_modified(record, "updated_at")
+
+
+def write(add: Any = None) -> None:
+    """Write the change (adding ``add`` first) in a savepoint. A concurrent commit since the
+    data was read (the lock moved on), or the same new row written by someone else meanwhile
+    (a unique plan, version or mapping number), is a :class:`StaleEdit`."""
     try:
-        db.session.flush()
-    except StaleDataError as error:
+        with db.session.begin_nested():
+            if add is not None:
+                db.session.add(add)
+            db.session.flush()
+    except (StaleDataError, IntegrityError) as error:
         raise StaleEdit() from error

@@ -52,6 +52,13 @@ _SECTION_HINTS = {
 }
 
 
+def _number(value: str | None) -> int | None:
+    try:
+        return int(value or "")
+    except ValueError:
+        return None
+
+
 def _section(name: str) -> TextAreaField:
     return TextAreaField(
         SECTION_LABELS[name],
@@ -62,6 +69,8 @@ def _section(name: str) -> TextAreaField:
 
 
 class MappingForm(VersionedForm):
+    #: The version the form was filled from (0: none yet); another since is refused.
+    based_on = HiddenField()
     work_situation = _section("work_situation")
     life_situation = _section("life_situation")
     health = _section("health")
@@ -76,6 +85,10 @@ class MappingForm(VersionedForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.belief.choices = enum_choices(ReturnBelief)
+
+    @property
+    def based_on_number(self) -> int | None:
+        return _number(self.based_on.data)
 
     @property
     def sections(self) -> dict[str, str | None]:
@@ -141,10 +154,7 @@ class PlanForm(VersionedForm):
 
     @property
     def based_on_number(self) -> int | None:
-        try:
-            return int(self.based_on.data)
-        except (TypeError, ValueError):
-            return None
+        return _number(self.based_on.data)
 
 
 class AgreeForm(VersionedForm):

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from coordinator import clock
 from coordinator.access import Actor
@@ -26,8 +25,9 @@ from coordinator.plans.common import (
     case_for_planning,
     case_for_reading,
     check_lock,
-    flush_checked,
     text,
+    touch,
+    write,
 )
 from coordinator.plans.models import MAPPING_SECTIONS, Mapping, ReturnBelief
 
@@ -98,32 +98,39 @@ def save(
     entry: MappingInput,
     *,
     expected_lock: int | None,
+    based_on: int | None = None,
     sign: bool = False,
 ) -> Mapping:
-    """Save the mapping's draft (a new version when the latest is signed), and sign it."""
+    """Save the mapping's draft (a new version when the latest is signed), and sign it.
+
+    ``based_on`` and ``expected_lock`` are the version number and lock the form was filled
+    from (0 and 0: there was no mapping); a mapping changed or started by someone else since
+    is refused as stale.
+    """
     case = case_for_planning(actor, patient)
     values = {name: text(entry.sections.get(name), name, SECTION_MAX) for name in MAPPING_SECTIONS}
     if sign and (entry.belief is None or any(value is None for value in values.values())):
         raise Incomplete()
     latest = latest_of(case)
+    if based_on is not None and based_on != (latest.number if latest else 0):
+        raise StaleEdit()
+    if latest is not None:
+        check_lock(latest, expected_lock)
+    elif expected_lock:
+        raise StaleEdit()
     if latest is None or latest.is_signed:
-        if latest is not None and expected_lock is not None and latest.lock != expected_lock:
-            raise StaleEdit()
         mapping = _new_version(actor, patient, case, (latest.number if latest else 0) + 1)
         created = True
     else:
-        mapping = latest
-        check_lock(mapping, expected_lock)
-        created = False
+        mapping, created = latest, False
     for name, value in values.items():
         setattr(mapping, name, value)
     mapping.return_belief = entry.belief.value if entry.belief else None
-    mapping.updated_by_id = actor.user.id
-    mapping.updated_at = clock.now()
+    touch(mapping, actor)
     if sign:
         mapping.signed_by_id = actor.user.id
         mapping.signed_at = clock.now()
-    _write(mapping)
+    write(add=mapping if created else None)
     action = AccessAction.CREATE if created else AccessAction.CHANGE
     journal.record_access(actor, patient, action, "mapping", mapping.uid.hex)
     if sign:
@@ -142,20 +149,6 @@ def _new_version(actor: Actor, patient: Patient, case: CoordinationCase, number:
         updated_by_id=actor.user.id,
     )
     return mapping
-
-
-def _write(mapping: Mapping) -> None:
-    """Add and flush; two people starting the same new version at once: the second is stale.
-
-    Added inside the savepoint: a flush before it would fail outside it and take the whole
-    transaction down with it.
-    """
-    try:
-        with db.session.begin_nested():
-            db.session.add(mapping)
-            flush_checked()
-    except IntegrityError as error:
-        raise StaleEdit() from error
 
 
 def _journal_signed(actor: Actor, patient: Patient, mapping: Mapping) -> None:

@@ -7,6 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from coordinator import printing
 from coordinator.access import Actor
+from coordinator.consents.service import Recipient
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
 from coordinator.patients import cases
@@ -20,7 +21,7 @@ def plan(
     plan: RehabPlan,
     version: PlanVersion,
     *,
-    shared_with: str | None = None,
+    shared_with: Recipient | None = None,
 ) -> printing.Printed:
     """Version ``version`` of the plan as a PDF; ``shared_with`` names an external recipient
     it is handed to (the disclosure is registered by the caller)."""
@@ -50,7 +51,7 @@ def plan(
             printing.grid(
                 [_l("What"), _l("Who"), _l("From"), _l("By"), _l("Status")],
                 [_measure_row(measure) for measure in version.measures],
-                widths_mm=(62, 40, 22, 22, 24),
+                widths_mm=(56, 36, 25, 25, 28),
             ),
             printing.heading(_l("Next follow-up")),
             printing.text(_next_follow_up(plan)),
@@ -63,7 +64,7 @@ def plan(
         if shared_with:
             story += [printing.space(4),
                       printing.text(_l("Shared with %(recipient)s with the patient's consent.",
-                                       recipient=shared_with), printing.SMALL)]  # fmt: skip
+                                       recipient=str(shared_with)), printing.SMALL)]  # fmt: skip
         data = printing.build(title, story, title, printing.printed_at())
     journal.record_access(actor, patient, AccessAction.PRINT, "plan", version.uid.hex)
     return printing.Printed(data, f"plan-v{version.number}.pdf")

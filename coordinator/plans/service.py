@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from coordinator import clock
 from coordinator.access import Actor
@@ -42,9 +41,10 @@ from coordinator.plans.common import (
     case_for_planning,
     case_for_reading,
     check_lock,
-    flush_checked,
     past_day,
     text,
+    touch,
+    write,
 )
 from coordinator.plans.models import (
     AgreementMethod,
@@ -91,7 +91,8 @@ class NotInForce(DomainError):
 
 
 class MeasureInvalid(InvalidField):
-    """A rule refused one measure: ``index`` (from 0) and its ``subfield``."""
+    """A rule refused one measure: ``index`` (from 0) and its ``subfield``. The message names
+    the measure (shown above the form); ``detail`` goes next to the field in its row."""
 
     def __init__(self, index: int, subfield: str, message: object) -> None:
         super().__init__("measures", _l("Measure %(n)d: %(message)s", n=index + 1, message=message))
@@ -205,14 +206,16 @@ def save(
     """Create the plan, save its draft, or start a new version of an agreed plan.
 
     ``based_on`` is the version number the form was filled from: an older one has been
-    replaced and is refused. The measures that may not be disclosed to their actor are
+    replaced and is refused. ``expected_lock`` is the plan's lock the form was filled from (0:
+    there was no plan yet). The measures that may not be disclosed to their actor are
     allowed; :func:`consent_warnings` says which.
     """
     case = case_for_planning(actor, patient)
     entry = _validated(entry, clock.today())
     plan = plan_of(case)
+    created = plan is None
     if plan is None:
-        if based_on is not None:  # the form was for a plan that has since gone: stale
+        if based_on or expected_lock:  # the form was for a plan that has since gone
             raise StaleEdit()
         plan = _create(actor, patient, case)
         version = _new_version(actor, plan, 1)
@@ -226,9 +229,10 @@ def save(
         heading = _l("Plan version %(n)d drafted", n=version.number)
     carried = {m.uid: m for m in plan.current.measures} if plan.versions else {}
     _fill(version, entry, carried)
-    _touch(actor, plan)
-    _write()
-    journal.record_access(actor, patient, AccessAction.CHANGE, "plan", plan.uid.hex)
+    touch(plan, actor)
+    write(add=plan if created else None)
+    action = AccessAction.CREATE if created else AccessAction.CHANGE
+    journal.record_access(actor, patient, action, "plan", plan.uid.hex)
     with in_record_language():
         journal.add_entry(actor, patient, kind, str(heading), _describe(version))
     return plan
@@ -243,7 +247,6 @@ def _create(actor: Actor, patient: Patient, case: CoordinationCase) -> RehabPlan
         created_at=clock.now(),
         updated_by_id=actor.user.id,
     )
-    db.session.add(plan)
     return plan
 
 
@@ -280,22 +283,6 @@ def _fill(version: PlanVersion, entry: PlanInput, carried: dict[uuid.UUID, Measu
     for removed in kept.values():  # only a draft's own rows: agreed versions are never edited
         db.session.delete(removed)
     version.measures = new_list
-
-
-def _touch(actor: Actor, plan: RehabPlan) -> None:
-    """Mark the plan changed: its lock moves on, so a save based on the old state is stale."""
-    plan.updated_by_id = actor.user.id
-    plan.updated_at = clock.now()
-
-
-def _write() -> None:
-    """Flush; a concurrent save (a lock moved on, or the same new version or plan created
-    twice) makes this one stale."""
-    try:
-        with db.session.begin_nested():
-            flush_checked()
-    except IntegrityError as error:
-        raise StaleEdit() from error
 
 
 def _validated(entry: PlanInput, today: date) -> PlanInput:
@@ -383,13 +370,14 @@ def agree(
     today = clock.today()
     past_day(agreement.agreed_on, "agreed_on", today)
     _check_next(agreement.next_follow_up_on, agreement.agreed_on, today)
+    note = text(agreement.note, "note", NOTES_MAX)
     version.agreed_on = agreement.agreed_on
     version.agreement_method = agreement.method
-    version.agreement_note = text(agreement.note, "note", NOTES_MAX)
+    version.agreement_note = note
     version.agreed_recorded_by_id = actor.user.id
     plan.next_follow_up_on = agreement.next_follow_up_on
-    _touch(actor, plan)
-    _write()
+    touch(plan, actor)
+    write()
     journal.record_access(actor, patient, AccessAction.CHANGE, "plan", plan.uid.hex)
     journal.record_event(
         actor,
@@ -448,8 +436,8 @@ def follow_up(
     )
     record.notes = notes or ""
     db.session.add(record)
-    _touch(actor, plan)
-    _write()
+    touch(plan, actor)
+    write()
     journal.record_access(actor, patient, AccessAction.CREATE, "plan_follow_up", record.uid.hex)
     journal.record_event(
         actor,
@@ -479,10 +467,11 @@ def update_measure(
         if older is None:
             raise NotFound()
         raise SupersededVersion(older.number, plan.current.number)
+    outcome = text(outcome, "outcome", OUTCOME_MAX)
     measure.status = status
-    measure.outcome = text(outcome, "outcome", OUTCOME_MAX)
-    _touch(actor, plan)
-    _write()
+    measure.outcome = outcome
+    touch(plan, actor)
+    write()
     journal.record_access(actor, patient, AccessAction.CHANGE, "measure", measure.uid.hex)
     journal.record_event(
         actor,

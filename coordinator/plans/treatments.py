@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from coordinator import clock
 from coordinator.access import Actor
@@ -25,9 +26,9 @@ from coordinator.plans.common import (
     HORIZON,
     case_for_recording,
     check_lock,
-    flush_checked,
     past_day,
     text,
+    write,
 )
 from coordinator.plans.models import Treatment, TreatmentKind, TreatmentProvider
 
@@ -144,7 +145,8 @@ def update(
     check_lock(treatment, expected_lock)
     entry = _validated(entry, clock.today())
     _apply(treatment, entry)
-    flush_checked()
+    flag_modified(treatment, "updated_at")  # the lock moves on even if nothing else changed
+    write()
     journal.record_access(actor, patient, AccessAction.CHANGE, "treatment", treatment.uid.hex)
     _journal(actor, patient, treatment, _l("Treatment changed: %(kind)s",
                                            kind=entry.kind.lazy_label))  # fmt: skip

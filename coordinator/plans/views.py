@@ -77,19 +77,21 @@ def edit_mapping(patient_uid: uuid.UUID) -> ViewResult:
     if request.method == "GET":
         form.belief.data = latest.return_belief if latest else None
         form.version.data = str(latest.lock) if latest else ""
+        form.based_on.data = str(latest.number) if latest else "0"
     if not form.validate_on_submit():
         return render_form("plans/mapping_edit.html", form, patient=patient, latest=latest)
     entry = mapping.MappingInput(
         form.sections, ReturnBelief(form.belief.data) if form.belief.data else None
     )
     try:
-        saved = mapping.save(actor, patient, entry, expected_lock=form.expected_version,
-                             sign=bool(form.sign.data))  # fmt: skip
+        saved = mapping.save(actor, patient, entry, expected_lock=form.expected_version or 0,
+                             based_on=form.based_on_number, sign=bool(form.sign.data))  # fmt: skip
     except StaleEdit as error:
         restart_unit_of_work()
         patient = patients.get_patient(actor, patient_uid)
         latest = mapping.latest_of(case_for_planning(actor, patient))
         form.version.data = str(latest.lock) if latest else ""
+        form.based_on.data = str(latest.number) if latest else "0"
         return render_form("plans/mapping_edit.html", form, error=error, patient=patient,
                            latest=latest, other=latest)  # fmt: skip
     except DomainError as error:
@@ -257,7 +259,7 @@ def edit(patient_uid: uuid.UUID) -> ViewResult:
         return render_form("plans/edit.html", form, patient=patient, plan=plan)
     try:
         service.save(actor, patient, _plan_input(form), based_on=form.based_on_number,
-                     expected_lock=form.expected_version)  # fmt: skip
+                     expected_lock=form.expected_version or 0)  # fmt: skip
     except StaleEdit as error:
         restart_unit_of_work()
         patient = patients.get_patient(actor, patient_uid)
@@ -269,7 +271,9 @@ def edit(patient_uid: uuid.UUID) -> ViewResult:
     except service.MeasureInvalid as error:
         row = form.measures.entries[_row_of(form, error.index)]
         getattr(row.form, error.subfield).errors = [error.detail]
-        return render_form("plans/edit.html", form, error=error, patient=patient, plan=plan)
+        # The detail is at the row's field; the message naming the measure goes above the form.
+        above = DomainError(error.message)
+        return render_form("plans/edit.html", form, error=above, patient=patient, plan=plan)
     except DomainError as error:
         return render_form("plans/edit.html", form, error=error, patient=patient, plan=plan)
     flash(_("The plan was saved. Record the patient's agreement when you have gone through it "
@@ -387,7 +391,7 @@ def share(patient_uid: uuid.UUID) -> ViewResult:
                            missing=error.kind)  # fmt: skip
     except DomainError as error:
         return render_form("plans/share.html", form, error=error, patient=patient, plan=plan)
-    printed = printing.plan(actor, patient, plan, shown, shared_with=str(recipient))
+    printed = printing.plan(actor, patient, plan, shown, shared_with=recipient)
     return pdf_response(printed.data, printed.filename)
 
 
