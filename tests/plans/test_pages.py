@@ -21,20 +21,23 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from coordinator.access import Actor
 from coordinator.auth.models import CareUnit, User
 from coordinator.consents.models import ConsentKind, Disclosure
 from coordinator.extensions import db
 from coordinator.journal.models import CaseJournalEntry, EntryKind
 from coordinator.patients import service as patients
 from coordinator.patients.models import Patient
-from coordinator.plans import mapping, service
+from coordinator.plans import service
 from coordinator.plans.models import (
+    AgreementMethod,
     FollowUp,
     Mapping,
     Measure,
     MeasureStatus,
     RehabPlan,
     ResponsibleActor,
+    ReturnBelief,
     Treatment,
 )
 from tests.conftest import UserRef, World
@@ -145,7 +148,7 @@ def _logged(app: Flask, mark: int) -> list[tuple[str, str, str | None]]:
 
 _BLANK_ROW = {"description": "", "actor": "care_unit", "actor_name": "", "starts_on": "",
               "due_on": "", "status": "planned", "uid": ""}  # fmt: skip
-_ROWS = (
+_ROWS: tuple[dict[str, str], ...] = (
     {"description": "Arbetsplatsbesök", "due_on": "2026-07-01"},
     {"description": "Samtal om anpassning", "actor": "employer", "actor_name": "ICA Maxi",
      "due_on": "2026-08-03"},
@@ -290,7 +293,7 @@ def test_a_complete_mapping_is_signed_and_the_patient_page_says_so(
         assert (stored.number, stored.is_signed, stored.belief) == (
             1,
             True,
-            mapping.ReturnBelief.UNSURE,
+            ReturnBelief.UNSURE,
         )
         (signed_entry,) = entries(_patient(uid), EntryKind.PLAN_CHANGED)
         assert all(value in signed_entry.body for value in SECTIONS.values())
@@ -398,11 +401,14 @@ def test_a_treatment_completed_before_it_started_is_refused(
 def test_the_patients_agreement_puts_version_1_in_force(
     app: Flask, coordinator: FlaskClient, uid: str, draft: None
 ) -> None:
+    url = f"/patients/{uid}/plan/agree"
     page = coordinator.get(f"/patients/{uid}/plan").text
     assert "Plan in force" not in page
+    shown_form = _hidden_fields(page, url)
+    assert shown_form["number"] == "1"
 
-    response = _post(coordinator, f"/patients/{uid}/plan/agree", {
-        "version": _hidden(page), "number": "1", "agreed_on": "2026-06-15", "method": "meeting",
+    response = _post(coordinator, url, {
+        **shown_form, "agreed_on": "2026-06-15", "method": "meeting",
         "next_follow_up_on": "2026-06-29", "note": "",
     })  # fmt: skip
 
@@ -464,10 +470,10 @@ def test_a_superseded_version_cannot_be_edited(
     old_form = coordinator.get(url).text  # filled from version 1
     assert _hidden(old_form, "based_on") == "1"
 
-    def second_version(me: object, patient: Patient) -> None:
-        service.save(me, patient, plan_input(goal_degree=50))  # type: ignore[arg-type]
-        service.agree(me, patient, 2, service.Agreement(  # type: ignore[arg-type]
-            date(2026, 6, 15), service.AgreementMethod.PHONE, day(21)))  # fmt: skip
+    def second_version(me: Actor, patient: Patient) -> None:
+        service.save(me, patient, plan_input(goal_degree=50))
+        agreement = service.Agreement(date(2026, 6, 15), AgreementMethod.PHONE, day(21))
+        service.agree(me, patient, 2, agreement)
 
     _with_patient(app, world, uid, second_version)
     before = _stored(app)
@@ -593,12 +599,15 @@ def test_of_two_coordinators_creating_the_plan_the_second_is_refused(
     url = f"/patients/{uid}/plan/edit"
     first = _in_english(signed_in_client(world.coordinator_a))
     second = _in_english(signed_in_client(colleague))
-    first_form, second_form = first.get(url).text, second.get(url).text
+    first_form = _hidden_fields(first.get(url).text, url)
+    second_form = _hidden_fields(second.get(url).text, url)
+    assert first_form == second_form
+    assert first_form["version"] == ""  # no plan yet
 
     frozen.move_to(at(TODAY, 10, 5))
-    saved = _post(first, url, _plan_form(version=_hidden(first_form), goal_text="Heltid"))
+    saved = _post(first, url, _plan_form(**first_form, goal_text="Heltid"))
     frozen.move_to(at(TODAY, 10, 6))
-    refused = _post(second, url, _plan_form(version=_hidden(second_form), goal_text="Halvtid"))
+    refused = _post(second, url, _plan_form(**second_form, goal_text="Halvtid"))
 
     assert saved.status_code == 302, saved.text
     assert refused.status_code == 409
@@ -622,6 +631,8 @@ def test_of_two_coordinators_starting_the_mapping_the_second_is_refused(
     second = _in_english(signed_in_client(colleague))
     first_form = _hidden_fields(first.get(url).text, url)
     second_form = _hidden_fields(second.get(url).text, url)
+    assert first_form == second_form
+    assert first_form["version"] == ""  # no mapping yet
 
     frozen.move_to(at(TODAY, 10, 5))
     saved = _post(first, url, {**first_form, "health": "Sover dåligt.", "save": "Save draft"})
@@ -643,11 +654,12 @@ def test_of_two_coordinators_starting_the_mapping_the_second_is_refused(
 def test_a_follow_up_is_recorded_and_moves_the_next_follow_up(
     app: Flask, coordinator: FlaskClient, uid: str, agreed: None
 ) -> None:
+    url = f"/patients/{uid}/plan/follow-ups"
     page = coordinator.get(f"/patients/{uid}/plan").text
     assert "Jun 29, 2026" in _section(page, "in-force")
 
-    response = _post(coordinator, f"/patients/{uid}/plan/follow-ups", {
-        "version": _hidden(page), "held_on": "2026-06-15", "next_on": "2026-07-13",
+    response = _post(coordinator, url, {
+        **_hidden_fields(page, url), "held_on": "2026-06-15", "next_on": "2026-07-13",
         "notes": "Besöket bokat, chefen positiv.",
     })  # fmt: skip
 
@@ -673,14 +685,13 @@ def test_the_progress_of_a_measure_is_updated(
     with app.app_context():
         visit = _plan(uid).current.measures[0]
         prefix, measure_uid = f"m{visit.id}", visit.uid
-    page = coordinator.get(f"/patients/{uid}/plan").text
-    token = csrf_token(coordinator, "/patients/new")
-
     url = f"/patients/{uid}/plan/measures/{measure_uid}?prefix={prefix}"
+    shown_form = _hidden_fields(coordinator.get(f"/patients/{uid}/plan").text, url)
+    # The form's own fields carry the prefix, its CSRF token too.
+    assert set(shown_form) == {f"{prefix}-csrf_token", f"{prefix}-version"}
 
     response = coordinator.post(url, data={
-        f"{prefix}-csrf_token": token, f"{prefix}-version": _hidden(page, f"{prefix}-version"),
-        f"{prefix}-status": "ongoing", f"{prefix}-outcome": "Första besöket gjort.",
+        **shown_form, f"{prefix}-status": "ongoing", f"{prefix}-outcome": "Första besöket gjort.",
     })  # fmt: skip
 
     assert response.status_code == 302, response.text
