@@ -27,6 +27,9 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from coordinator import clock
+from coordinator.access import Actor
+from coordinator.auth.models import User
+from coordinator.patients import cases
 from coordinator.patients.identity import format_personnummer
 from coordinator.patients.models import Patient
 
@@ -111,6 +114,13 @@ def patient_facts(patient: Patient) -> list[tuple[object, object]]:
     # Protected identity: prints never carry the name (the patient writes it by hand).
     name = _l("Protected identity") if patient.is_protected else patient.full_name
     return [(_l("Patient"), name), (_l("Personnummer"), format_personnummer(patient.personnummer))]
+
+
+def coordinator_of(actor: Actor, patient: Patient) -> User:
+    """Whom a document given to the patient names as their coordinator: the case's
+    coordinator, or the one printing it when the case has none."""
+    case = cases.current_case(patient)
+    return case.coordinator if case is not None and case.coordinator else actor.user
 
 
 def printed_at() -> datetime:

@@ -17,7 +17,6 @@ from coordinator.consents import service
 from coordinator.consents.models import Consent, ConsentKind
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
-from coordinator.patients import cases
 from coordinator.patients.models import Patient
 
 _REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read off paper
@@ -28,8 +27,7 @@ def _reference() -> str:
 
 
 def _coordinator_line(actor: Actor, patient: Patient) -> str:
-    case = cases.current_case(patient)
-    who = case.coordinator if case is not None and case.coordinator else actor.user
+    who = printing.coordinator_of(actor, patient)
     unit = actor.unit.name if actor.unit else ""
     return str(_l("Rehabilitation coordinator: %(name)s, %(unit)s", name=who.full_name, unit=unit))
 

@@ -46,14 +46,13 @@ from coordinator.journal.models import AccessAction, EntryKind
 from coordinator.patients.identity import normalise_name
 from coordinator.patients.models import Patient
 from coordinator.patients.permissions import require_coordinator
+from coordinator.validation import past_day, text
 
 #: Longest texts accepted.
 NAME_MAX = 200
 PURPOSE_MAX = 1000
 NOTE_MAX = 1000
 SUMMARY_MAX = 2000
-#: How far back an answer or a disclosure may be registered after the fact.
-BACKDATING_LIMIT = timedelta(days=366)
 
 
 class ConsentStatus(StrEnum):
@@ -258,20 +257,6 @@ _AGENCIES = {
 }
 
 
-def _text(value: str | None, field_name: str, limit: int) -> str | None:
-    value = (value or "").strip() or None
-    if value is not None and len(value) > limit:
-        raise InvalidField(field_name, _l("At most %(max)d characters.", max=limit))
-    return value
-
-
-def _check_day(day: date, field_name: str, today: date) -> None:
-    if day > today:
-        raise InvalidField(field_name, _l("The date cannot be in the future."))
-    if day < today - BACKDATING_LIMIT:
-        raise InvalidField(field_name, _l("The date cannot be more than a year back."))
-
-
 def _check_recipient_name(kind: ConsentKind, name: str | None) -> None:
     if name is None:
         return
@@ -287,15 +272,15 @@ def _check_recipient_name(kind: ConsentKind, name: str | None) -> None:
 
 
 def _validated(entry: ConsentInput, today: date) -> ConsentInput:
-    name = _text(entry.recipient_name, "recipient_name", NAME_MAX)
+    name = text(entry.recipient_name, "recipient_name", NAME_MAX)
     _check_recipient_name(entry.kind, name)
-    _check_day(entry.given_on, "given_on", today)
+    past_day(entry.given_on, "given_on", today)
     if entry.valid_until is not None:
         if entry.answer is ConsentAnswer.REFUSED:
             raise InvalidField("valid_until", _l("A refusal has no end date."))
         if entry.valid_until < entry.given_on:
             raise InvalidField("valid_until", _l("A consent cannot end before it was given."))
-    reference = _text(entry.form_reference, "form_reference", NAME_MAX)
+    reference = text(entry.form_reference, "form_reference", NAME_MAX)
     if entry.method is ConsentMethod.WRITTEN and reference is None:
         raise InvalidField("form_reference", _l("Say where the signed form is kept."))
     return ConsentInput(
@@ -303,11 +288,11 @@ def _validated(entry: ConsentInput, today: date) -> ConsentInput:
         answer=entry.answer,
         method=entry.method,
         given_on=entry.given_on,
-        purpose=_text(entry.purpose, "purpose", PURPOSE_MAX) or "",
+        purpose=text(entry.purpose, "purpose", PURPOSE_MAX) or "",
         recipient_name=name,
         form_reference=reference,
         valid_until=entry.valid_until,
-        note=_text(entry.note, "note", NOTE_MAX),
+        note=text(entry.note, "note", NOTE_MAX),
     )
 
 
@@ -387,7 +372,7 @@ def withdraw(
         )
     if consent.withdrawal is not None:
         raise AlreadyWithdrawn(_already_withdrawn(consent.withdrawal))
-    _check_day(withdrawn_on, "withdrawn_on", clock.today())
+    past_day(withdrawn_on, "withdrawn_on", clock.today())
     if withdrawn_on < consent.given_on:
         raise InvalidField("withdrawn_on", _l("A consent cannot be withdrawn before it was given."))
     withdrawal = ConsentWithdrawal(
@@ -396,7 +381,7 @@ def withdraw(
         recorded_by_id=actor.user.id,
         recorded_at=clock.now(),
     )
-    withdrawal.note = _text(note, "note", NOTE_MAX)
+    withdrawal.note = text(note, "note", NOTE_MAX)
     try:
         # Added inside the savepoint: a flush before it would fail outside it and take the
         # whole transaction down with it.
@@ -448,11 +433,11 @@ def disclose(
     require_coordinator(actor)
     if not recipient.kind.is_disclosure:
         raise InvalidField("recipient", _l("Choose who received the information."))
-    name = _text(recipient.name, "recipient_name", NAME_MAX)
-    text = _text(summary, "summary", SUMMARY_MAX)
-    if text is None:
+    name = text(recipient.name, "recipient_name", NAME_MAX)
+    what = text(summary, "summary", SUMMARY_MAX)
+    if what is None:
         raise InvalidField("summary", _l("Say in short what was disclosed."))
-    _check_day(on, "disclosed_on", clock.today())
+    past_day(on, "disclosed_on", clock.today())
     recipient = Recipient(recipient.kind, name)
     consent = require(actor, patient, recipient, on, attempt)
     disclosure = Disclosure(
@@ -465,7 +450,7 @@ def disclose(
         recorded_at=clock.now(),
     )
     disclosure.recipient_name = name
-    disclosure.summary = text
+    disclosure.summary = what
     db.session.add(disclosure)
     db.session.flush()
     journal.record_event(
@@ -474,7 +459,7 @@ def disclose(
         EntryKind.DISCLOSURE,
         _l("Information disclosed to %(who)s", who=recipient.kind.lazy_label),
         _l("Recipient: %(name)s.", name=name) if name else "",
-        _l("On %(date)s: %(summary)s", date=on.isoformat(), summary=text),
+        _l("On %(date)s: %(summary)s", date=on.isoformat(), summary=what),
         _l("With the consent given on %(date)s.", date=consent.given_on.isoformat()),
     )
     journal.record_access(actor, patient, AccessAction.DISCLOSE, "disclosure", disclosure.uid.hex)

@@ -3,7 +3,7 @@ checks, and the stale-edit rule."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask_babel import lazy_gettext as _l
@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from coordinator import clock
 from coordinator.access import Actor
-from coordinator.errors import DomainError, InvalidField, NotFound
+from coordinator.errors import DomainError, NotFound
 from coordinator.extensions import db
 from coordinator.patients import cases
 from coordinator.patients.models import CaseStatus, CoordinationCase
@@ -22,8 +22,7 @@ from coordinator.patients.permissions import require_coordinator
 if TYPE_CHECKING:
     from coordinator.patients.models import Patient
 
-#: How far back a date may be registered after the fact, and how far ahead one may be set.
-BACKDATING_LIMIT = timedelta(days=366)
+#: How far ahead a date may be set.
 HORIZON = timedelta(days=730)
 
 
@@ -73,25 +72,6 @@ def case_for_recording(actor: Actor, patient: Patient) -> CoordinationCase:
     if case is None or not case.status.is_open:
         raise cases.CaseClosed()
     return case
-
-
-def text(value: str | None, field_name: str, limit: int, *, required: object = None) -> str | None:
-    """``value`` stripped (None when empty); refused when too long, or empty and ``required``
-    (the message to show)."""
-    value = (value or "").strip() or None
-    if value is None and required is not None:
-        raise InvalidField(field_name, required)
-    if value is not None and len(value) > limit:
-        raise InvalidField(field_name, _l("At most %(max)d characters.", max=limit))
-    return value
-
-
-def past_day(day: date, field_name: str, today: date) -> None:
-    """A day something happened: not in the future, at most a year back."""
-    if day > today:
-        raise InvalidField(field_name, _l("The date cannot be in the future."))
-    if day < today - BACKDATING_LIMIT:
-        raise InvalidField(field_name, _l("The date cannot be more than a year back."))
 
 
 def check_lock(record: Any, expected: int | None) -> None:

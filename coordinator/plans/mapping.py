@@ -25,11 +25,11 @@ from coordinator.plans.common import (
     case_for_planning,
     case_for_reading,
     check_lock,
-    text,
     touch,
     write,
 )
 from coordinator.plans.models import MAPPING_SECTIONS, Mapping, ReturnBelief
+from coordinator.validation import text
 
 if TYPE_CHECKING:
     from coordinator.patients.models import CoordinationCase, Patient
@@ -78,6 +78,15 @@ def latest_of(case: CoordinationCase | None) -> Mapping | None:
     return db.session.scalars(
         select(Mapping).where(Mapping.case_id == case.id).order_by(Mapping.number.desc()).limit(1)
     ).first()
+
+
+def for_editing(actor: Actor, patient: Patient) -> Mapping | None:
+    """The latest mapping of an active case as the edit form is filled from it (logged as
+    read)."""
+    latest = latest_of(case_for_planning(actor, patient))
+    if latest is not None:
+        journal.record_access(actor, patient, AccessAction.READ, "mapping", latest.uid.hex)
+    return latest
 
 
 def open_mapping(actor: Actor, patient: Patient, number: int) -> Mapping:

@@ -331,7 +331,9 @@ class PlanVersion(EncryptedRow, Model):
     measures: Mapped[list[Measure]] = relationship(
         back_populates="version", order_by="Measure.position", lazy="selectin"
     )
-    created_by: Mapped[User] = relationship(viewonly=True, foreign_keys=[created_by_id])
+    created_by: Mapped[User] = relationship(
+        viewonly=True, foreign_keys=[created_by_id], lazy="joined"
+    )
 
     @property
     def is_agreed(self) -> bool:

@@ -10,7 +10,6 @@ from coordinator.access import Actor
 from coordinator.consents.service import Recipient
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
-from coordinator.patients import cases
 from coordinator.patients.models import Patient
 from coordinator.plans.models import Measure, PlanVersion, RehabPlan
 
@@ -103,8 +102,7 @@ def _next_follow_up(plan: RehabPlan) -> str:
 
 
 def _coordinator(actor: Actor, patient: Patient) -> str:
-    case = cases.current_case(patient)
-    who = case.coordinator if case is not None and case.coordinator else actor.user
+    who = printing.coordinator_of(actor, patient)
     parts = [who.full_name]
     if who.title:
         parts.append(who.title)

@@ -35,14 +35,11 @@ from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, EntryKind
 from coordinator.patients.permissions import require_coordinator
 from coordinator.plans.common import (
-    BACKDATING_LIMIT,
     HORIZON,
     StaleEdit,
     case_for_planning,
     case_for_reading,
     check_lock,
-    past_day,
-    text,
     touch,
     write,
 )
@@ -56,6 +53,7 @@ from coordinator.plans.models import (
     ResponsibleActor,
     ReturnGoal,
 )
+from coordinator.validation import BACKDATING_LIMIT, past_day, text
 
 if TYPE_CHECKING:
     from coordinator.patients.models import CoordinationCase, Patient
@@ -160,6 +158,14 @@ def open_plan(actor: Actor, patient: Patient) -> RehabPlan:
     return plan
 
 
+def for_editing(actor: Actor, patient: Patient) -> RehabPlan | None:
+    """The plan of an active case as the edit form is filled from it (logged as read)."""
+    plan = plan_of(case_for_planning(actor, patient))
+    if plan is not None:
+        journal.record_access(actor, patient, AccessAction.READ, "plan", plan.uid.hex)
+    return plan
+
+
 def follow_ups_of(plan: RehabPlan) -> list[FollowUp]:
     """The plan's follow-ups, newest first."""
     return list(
@@ -177,12 +183,14 @@ def consent_warnings(patient: Patient, version: PlanVersion, on: date) -> dict[i
     Planning a measure with an actor needs no consent; disclosing anything to it does (Lag
     2019:1297 § 3, OSL 25:1), so the plan says so next to the measure.
     """
+    kinds = {m.actor.consent_kind for m in version.measures if m.actor.consent_kind}
+    records = consents.records_of(patient, list(kinds)) if kinds else []
     warnings = {}
     for measure in version.measures:
         kind = measure.actor.consent_kind
         if kind is None:
             continue
-        decision = consents.check(patient, Recipient(kind, measure.actor_name), on)
+        decision = consents.decide(records, Recipient(kind, measure.actor_name), on)
         if not decision.allowed:
             warnings[measure.id] = str(
                 _l("%(reason)s The measure is planned, but nothing about the patient may be "

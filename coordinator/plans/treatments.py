@@ -26,11 +26,10 @@ from coordinator.plans.common import (
     HORIZON,
     case_for_recording,
     check_lock,
-    past_day,
-    text,
     write,
 )
 from coordinator.plans.models import Treatment, TreatmentKind, TreatmentProvider
+from coordinator.validation import past_day, text
 
 if TYPE_CHECKING:
     from coordinator.patients.models import Patient

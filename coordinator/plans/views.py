@@ -71,13 +71,15 @@ def edit_mapping(patient_uid: uuid.UUID) -> ViewResult:
     """The mapping's draft (a new version from the signed one when the latest is signed)."""
     actor = current_actor()
     patient = patients.get_patient(actor, patient_uid)
-    case = case_for_planning(actor, patient)
-    latest = mapping.latest_of(case)
-    form = MappingForm(obj=latest if request.method == "GET" else None)
     if request.method == "GET":
+        latest = mapping.for_editing(actor, patient)
+        form = MappingForm(obj=latest)
         form.belief.data = latest.return_belief if latest else None
         form.version.data = str(latest.lock) if latest else ""
         form.based_on.data = str(latest.number) if latest else "0"
+        return render_form("plans/mapping_edit.html", form, patient=patient, latest=latest)
+    latest = mapping.latest_of(case_for_planning(actor, patient))
+    form = MappingForm()
     if not form.validate_on_submit():
         return render_form("plans/mapping_edit.html", form, patient=patient, latest=latest)
     entry = mapping.MappingInput(
@@ -89,7 +91,7 @@ def edit_mapping(patient_uid: uuid.UUID) -> ViewResult:
     except StaleEdit as error:
         restart_unit_of_work()
         patient = patients.get_patient(actor, patient_uid)
-        latest = mapping.latest_of(case_for_planning(actor, patient))
+        latest = mapping.for_editing(actor, patient)
         form.version.data = str(latest.lock) if latest else ""
         form.based_on.data = str(latest.number) if latest else "0"
         return render_form("plans/mapping_edit.html", form, error=error, patient=patient,
@@ -249,11 +251,12 @@ def edit(patient_uid: uuid.UUID) -> ViewResult:
     """Create the plan, edit its draft, or start a new version of the plan in force."""
     actor = current_actor()
     patient = patients.get_patient(actor, patient_uid)
-    plan = service.plan_of(case_for_planning(actor, patient))
     if request.method == "GET":
+        plan = service.for_editing(actor, patient)
         form = PlanForm(formdata=None)
         _fill_plan_form(form, plan.latest if plan else None, plan.lock if plan else None)
         return render_form("plans/edit.html", form, patient=patient, plan=plan)
+    plan = service.plan_of(case_for_planning(actor, patient))
     form = PlanForm()
     if not form.validate_on_submit():
         return render_form("plans/edit.html", form, patient=patient, plan=plan)
@@ -263,7 +266,7 @@ def edit(patient_uid: uuid.UUID) -> ViewResult:
     except StaleEdit as error:
         restart_unit_of_work()
         patient = patients.get_patient(actor, patient_uid)
-        plan = service.plan_of(case_for_planning(actor, patient))
+        plan = service.for_editing(actor, patient)
         if plan is not None:  # the next save is made on what is stored now
             form.version.data, form.based_on.data = str(plan.lock), str(plan.latest.number)
         return render_form("plans/edit.html", form, error=error, patient=patient, plan=plan,

@@ -277,7 +277,7 @@ def test_a_withdrawal_someone_else_commits_meanwhile_is_reported_on_the_page(
                   "recorded_by_id": me.user.id, "recorded_at": NOW}  # fmt: skip
         url = f"/patients/{uid}/consents/{consent.uid}/withdraw"
         db.session.commit()
-    check_day = service._check_day
+    check_day = service.past_day
 
     def meanwhile(*args: object) -> None:  # the colleague commits while this request runs
         with db.engine.connect() as other:
@@ -286,7 +286,7 @@ def test_a_withdrawal_someone_else_commits_meanwhile_is_reported_on_the_page(
         check_day(*args)  # type: ignore[arg-type]
 
     token = csrf_token(coordinator_client, "/patients/new")
-    monkeypatch.setattr(service, "_check_day", meanwhile)
+    monkeypatch.setattr(service, "past_day", meanwhile)
     data = {"csrf_token": token, "withdrawn_on": "2026-06-10"}
     response = coordinator_client.post(url, data=data)
 
