@@ -26,6 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from coordinator.auth.service import user_for_session
     from coordinator.auth.views import bp as auth_bp
     from coordinator.consents.views import bp as consents_bp
+    from coordinator.contacts.views import bp as contacts_bp
     from coordinator.crypto import runtime as crypto_runtime
     from coordinator.extensions import csrf, db, login_manager, migrate
     from coordinator.home.views import bp as home_bp
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         certificate_import_bp,
         consents_bp,
         plans_bp,
+        contacts_bp,
         admin_bp,
     ):
         app.register_blueprint(blueprint)

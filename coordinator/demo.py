@@ -60,44 +60,47 @@ class DemoPatient:
     story: demo_caseload.Story
 
 
-def _details(first_name: str, last_name: str, occupation: str, employer: str) -> PatientDetails:
-    return PatientDetails(first_name, last_name, phone="070-174 06 05", occupation=occupation,
-                          employer_name=employer)  # fmt: skip
+def _details(first_name: str, last_name: str, occupation: str) -> PatientDetails:
+    return PatientDetails(first_name, last_name, phone="070-174 06 05", occupation=occupation)
 
 
 PATIENTS = (
     DemoPatient(0, 0, demo_caseload.Story(
-        _details("Sofia", "Lindqvistdemo", "Undersköterska", "Exempelby kommun, äldreomsorgen"),
+        _details("Sofia", "Lindqvistdemo", "Undersköterska"),
         "197803152383", "F43.8A", "Dr. Karin Provläkare", ((-20, -7, 100), (-6, 21, 100)),
         replace(demo_caseload.ACTIVE, follow_up_in=13), demo_caseload.MONTH.why, notes=(
             ("Första kontakt", "Sjukskriven 100 % sedan tre veckor för utmattningssyndrom. Vill "
              "gärna tillbaka till sitt arbete som undersköterska men orkar inte heltid än."),
             ("Planering", "Vi kom överens om ett trepartssamtal med arbetsgivaren om två veckor."),
         ),
+        employer="Exempelby kommun, äldreomsorgen",
     )),
     DemoPatient(0, 1, demo_caseload.Story(
-        _details("Omar", "Haddaddemo", "Lagerarbetare", "Nordlager Logistik AB"),
+        _details("Omar", "Haddaddemo", "Lagerarbetare"),
         "199001012385", "M54.5", "Dr. Johan Exempelman", ((-26, -13, 100), (-12, 15, 100)),
         replace(demo_caseload.OFFERED, follow_up_in=3), demo_caseload.MONTH.why, notes=(
             ("Telefonkontakt", "Ländryggssmärta efter lyft på lagret. Sjukgymnastik pågår; "
              "patienten oroar sig för att förlora sin tjänst."),
         ),
+        employer="Nordlager Logistik AB",
     )),
     DemoPatient(1, 2, demo_caseload.Story(
-        _details("Margareta", "Ekdemo", "Lärare", "Provdalsskolan"),
+        _details("Margareta", "Ekdemo", "Lärare"),
         "196512244424", "F32.1", "Dr. Maria Låtsasson", ((-48, -35, 100), (-34, 27, 50)),
         demo_caseload.ACTIVE, demo_caseload.PART_TIME.why, notes=(
             ("Första kontakt", "Depression, sjukskriven 50 %. Arbetar som lärare; önskar "
              "anpassade arbetsuppgifter under våren."),
         ),
+        employer="Provdalsskolan",
     )),
     DemoPatient(1, 2, demo_caseload.Story(
-        _details("Jukka", "Virtanendemo", "Busschaufför", "Regionbuss Provdalen"),
+        _details("Jukka", "Virtanendemo", "Busschaufför"),
         "197104192732", "S13", "Dr. Per Påhittad", ((-33, -20, 100), (-19, 11, 50)),
         replace(demo_caseload.OFFERED, follow_up_in=1), demo_caseload.MONTH.why, notes=(
             ("Första kontakt", "Whiplashskada efter en trafikolycka. Sjukskriven 50 %; "
              "nackvärken gör det svårt att köra ett helt pass."),
         ),
+        employer="Regionbuss Provdalen",
     )),
 )  # fmt: skip
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
 
-from coordinator import clock, demo_plans
+from coordinator import clock, demo_contacts, demo_plans
 from coordinator.access import Actor
 from coordinator.auth.models import User
 from coordinator.consents.models import ConsentAnswer, ConsentKind, ConsentMethod
@@ -355,6 +355,8 @@ class Story:
     #: The screening reason, if the plan has a screening decision.
     reason: str = ""
     notes: tuple[tuple[str, str], ...] = ()
+    #: The employer's name (found in, or added to, the directory).
+    employer: str | None = None
 
 
 # -- Generation -----------------------------------------------------------------------------
@@ -388,7 +390,10 @@ def _personnummer(rng: random.Random, is_male: bool, taken: _Taken) -> str:
             return number
 
 
-def _details(rng: random.Random, place: Place, line: Line, taken: _Taken) -> PatientDetails:
+def _details(
+    rng: random.Random, place: Place, line: Line, taken: _Taken
+) -> tuple[PatientDetails, str | None]:
+    """A patient's details, and their employer's name (None: no employer)."""
     while True:  # as among the sick-listed, most are women
         first = rng.choice(WOMEN if rng.random() < 0.6 else MEN)
         last = rng.choice(FAMILY_NAMES)
@@ -397,7 +402,7 @@ def _details(rng: random.Random, place: Place, line: Line, taken: _Taken) -> Pat
             break
     employment = rng.choices(list(EMPLOYMENT_WEIGHTS), list(EMPLOYMENT_WEIGHTS.values()))[0]
     occupation, employer = rng.choice(JOBS[employment])
-    return PatientDetails(
+    details = PatientDetails(
         first_name=first,
         last_name=last,
         # PTS keeps 070-174 06 05 to 070-174 06 99 for fiction: no one answers.
@@ -405,13 +410,13 @@ def _details(rng: random.Random, place: Place, line: Line, taken: _Taken) -> Pat
         address=f"{rng.choice(STREETS)} {rng.randint(1, 60)}\n{place.postcode} {place.town}",
         employment=employment,
         occupation=occupation,
-        employer_name=employer.format(town=place.town) if employer else None,
         is_protected=line.is_protected,
     )
+    return details, employer.format(town=place.town) if employer else None
 
 
 def _story(rng: random.Random, place: Place, line: Line, taken: _Taken) -> Story:
-    details = _details(rng, place, line, taken)
+    details, employer = _details(rng, place, line, taken)
     diagnosis = rng.choice(line.course.diagnoses)
     # Notes only on the cases being followed up: enough to show a journal, few enough to load
     # fast (every entry is a hash-chain append).
@@ -426,6 +431,7 @@ def _story(rng: random.Random, place: Place, line: Line, taken: _Taken) -> Story
         plan=line.plan,
         reason=line.plan.reason or line.course.why,
         notes=(rng.choice(notes),) if is_followed else (),
+        employer=employer,
     )
 
 
@@ -452,6 +458,8 @@ def enact(actor: Actor, story: Story, colleagues: Sequence[User]) -> Patient:
     patient = register_patient(
         actor, story.personnummer, story.details, assign_to_actor=story.plan.is_assigned
     )
+    if story.employer and story.details.employment.has_employer:
+        demo_contacts.set_employer(actor, patient, story.employer)
     before_new_case = story.periods[:-1] if story.plan.reopens else story.periods
     _certify(actor, patient, story, before_new_case, today)
     _take_steps(actor, patient, story, colleagues, today)
@@ -471,11 +479,11 @@ def _consents(actor: Actor, patient: Patient, story: Story, today: date) -> None
     rng = random.Random(story.personnummer)  # noqa: S311 (fiction, not secrets)
     oral, written = ConsentMethod.ORAL, ConsentMethod.WRITTEN
     record(actor, patient, ConsentInput(ConsentKind.COORDINATION, ConsentAnswer.GIVEN, oral, today))
-    if story.details.employment is Employment.EMPLOYED and story.details.employer_name:
+    if story.details.employment is Employment.EMPLOYED and story.employer:
         if rng.random() < 0.6:
             employer = record(actor, patient, ConsentInput(
                 ConsentKind.EMPLOYER, ConsentAnswer.GIVEN, oral, today,
-                recipient_name=story.details.employer_name,
+                recipient_name=story.employer,
             ))  # fmt: skip
             if rng.random() < 0.15:
                 withdraw(actor, patient, employer, today, "Ångrar sig efter samtal med facket.")
@@ -514,6 +522,7 @@ def _take_steps(
         cases.activate(actor, patient)
         if plan.outcome is None:
             demo_plans.add(actor, patient, story.personnummer, today)
+            demo_contacts.add(actor, patient, story.personnummer)
     for heading, body in story.notes:
         journal.add_entry(actor, patient, EntryKind.NOTE, heading, body)
     others = [user for user in colleagues if user.id != actor.user.id]

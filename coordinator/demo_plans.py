@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from coordinator.access import Actor
 from coordinator.auth.models import ProviderType
-from coordinator.patients.models import Employment, Patient
+from coordinator.patients.models import Patient
 from coordinator.plans import mapping, service, treatments
 from coordinator.plans.models import (
     AgreementMethod,
@@ -59,7 +59,7 @@ def add(actor: Actor, patient: Patient, seed: str, today: date) -> None:
     if rng.random() < 0.55:
         # Started a month ago: the employer's measure is then past its due date.
         start = today - timedelta(days=rng.choice((3, 10, 30)))
-        employer = patient.employer_name if patient.employment is Employment.EMPLOYED else None
+        employer = patient.employer.name if patient.employer is not None else None
         service.save(actor, patient, service.PlanInput(
             ReturnGoal.OWN_JOB, rng.choice((50, 100)), start, start + timedelta(days=90),
             "Tillbaka i mitt vanliga arbete.", "25 % efter fyra veckor\n50 % efter åtta veckor",

@@ -27,9 +27,31 @@ def run_migrations_online() -> None:
     arguments = dict(migrate.configure_args)
     arguments.setdefault("process_revision_directives", skip_empty_autogenerate)
     with migrate.db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata, **arguments)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Altering a SQLite table means rebuilding it, and dropping the old copy fails while
+            # enforced foreign keys refer to its rows. SQLite's documented procedure: turn the
+            # enforcement off outside the transaction, and check every reference before commit.
+            _sqlite_foreign_keys(connection, enforced=False)
+        try:
+            context.configure(connection=connection, target_metadata=metadata, **arguments)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration broke references: {broken[:5]}")
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, enforced=True)
+
+
+def _sqlite_foreign_keys(connection, enforced: bool) -> None:
+    """Set enforcement on the driver's connection: through SQLAlchemy the PRAGMA would run
+    inside a transaction, where SQLite ignores it."""
+    connection.connection.driver_connection.execute(
+        f"PRAGMA foreign_keys = {'ON' if enforced else 'OFF'}"
+    )
 
 
 if context.is_offline_mode():

@@ -424,11 +424,14 @@ def disclose(
     on: date,
     summary: str,
     attempt: str = "disclosure",
+    *,
+    in_journal: bool = True,
 ) -> Disclosure:
     """Register information given to ``recipient`` on day ``on``; refused without consent.
 
     ``attempt`` names what is disclosed in the access log when the gate refuses (a plan
-    shared is ``plan_share``).
+    shared is ``plan_share``). ``in_journal=False`` is for a caller whose own journal entry
+    tells of the disclosure (a logged contact): one event, one entry.
     """
     require_coordinator(actor)
     if not recipient.kind.is_disclosure:
@@ -453,17 +456,25 @@ def disclose(
     disclosure.summary = what
     db.session.add(disclosure)
     db.session.flush()
+    if in_journal:
+        _journal_disclosure(actor, patient, disclosure, consent)
+    journal.record_access(actor, patient, AccessAction.DISCLOSE, "disclosure", disclosure.uid.hex)
+    return disclosure
+
+
+def _journal_disclosure(
+    actor: Actor, patient: Patient, disclosure: Disclosure, consent: Consent
+) -> None:
+    name, on, what = disclosure.recipient_name, disclosure.disclosed_on, disclosure.summary
     journal.record_event(
         actor,
         patient,
         EntryKind.DISCLOSURE,
-        _l("Information disclosed to %(who)s", who=recipient.kind.lazy_label),
+        _l("Information disclosed to %(who)s", who=disclosure.recipient.lazy_label),
         _l("Recipient: %(name)s.", name=name) if name else "",
         _l("On %(date)s: %(summary)s", date=on.isoformat(), summary=what),
         _l("With the consent given on %(date)s.", date=consent.given_on.isoformat()),
     )
-    journal.record_access(actor, patient, AccessAction.DISCLOSE, "disclosure", disclosure.uid.hex)
-    return disclosure
 
 
 def disclosures_of(patient: Patient) -> list[Disclosure]:

@@ -70,7 +70,6 @@ class PatientForm(FlaskForm):
                             render_kw={"rows": 2})  # fmt: skip
     employment = SelectField(_l("Employment"), default="employed")
     occupation = StringField(_l("Occupation"), validators=[Optional(), bounded(120)])
-    employer_name = StringField(_l("Employer"), validators=[Optional(), bounded(160)])
     is_protected = BooleanField(
         _l("Protected identity (skyddad identitet)"),
         description=_l("Name and address are then hidden in lists and prints."),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, Index, SmallInteger
@@ -20,6 +21,9 @@ from coordinator.crypto import Encrypted, EncryptedRow
 from coordinator.database import UTCDateTime, enum_column
 from coordinator.extensions import Model
 from coordinator.patients.identity import normalise_name, normalise_personnummer
+
+if TYPE_CHECKING:
+    from coordinator.contacts.models import ContactPerson, Organisation
 
 
 class Employment(StrEnum):
@@ -34,6 +38,12 @@ class Employment(StrEnum):
     @property
     def label(self) -> str:
         return str(_EMPLOYMENT_LABELS[self])
+
+    @property
+    def has_employer(self) -> bool:
+        """Whether there can be an employer to contact: the unemployed have none (their way
+        back goes through Arbetsförmedlingen), the self-employed are their own."""
+        return self not in (Employment.UNEMPLOYED, Employment.SELF_EMPLOYED)
 
 
 class Gender(StrEnum):
@@ -167,9 +177,12 @@ class Patient(EncryptedRow, Model):
     employment: Mapped[Employment] = mapped_column(
         enum_column(Employment), default=Employment.EMPLOYED
     )
-    #: Occupation (*yrke*) and employer (*arbetsgivare*), free text (encrypted).
+    #: Occupation (*yrke*), free text (encrypted).
     occupation = Encrypted(str, nullable=True)
-    employer_name = Encrypted(str, nullable=True)
+    #: The employer (*arbetsgivare*) in the directory, and the patient's manager there (*chef*).
+    #: Only for patients with an employer: not the unemployed or the self-employed.
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    employer_manager_id: Mapped[int | None] = mapped_column(ForeignKey("contact_persons.id"))
     #: Protected identity (*skyddad identitet*): name and address are masked in lists and
     #: prints, and showing them is logged.
     is_protected: Mapped[bool] = mapped_column(default=False)
@@ -194,6 +207,9 @@ class Patient(EncryptedRow, Model):
     diagnosis = Encrypted(str, nullable=True)
     #: When a certificate was last registered (the Today page's "new since last visit").
     certificate_added_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    employer: Mapped[Organisation | None] = relationship(viewonly=True)
+    employer_manager: Mapped[ContactPerson | None] = relationship(viewonly=True)
 
     @property
     def full_name(self) -> str:
@@ -266,3 +282,7 @@ class CoordinationCase(EncryptedRow, Model):
 
     def __repr__(self) -> str:
         return f"<CoordinationCase {self.id}>"
+
+
+# The employer relationships name the directory's models: they must be mapped with the patient.
+from coordinator.contacts import models as _directory  # noqa: E402, F401

@@ -7,6 +7,7 @@ from datetime import date
 
 from coordinator.access import Actor
 from coordinator.consents import service as consents
+from coordinator.contacts import service as contacts
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, CaseJournalEntry
 from coordinator.patients import cases, certificates
@@ -18,6 +19,9 @@ from coordinator.patients.service import gender_of, identity_of
 from coordinator.patients.sickleave import SickLeaveCase
 from coordinator.plans.overview import PlanOverview
 from coordinator.plans.overview import overview as plan_overview
+
+#: How many of the latest contacts the patient page shows (the contacts page has them all).
+CONTACTS_SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Overview:
     entries: list[CaseJournalEntry]
     consents: consents.Panel
     plans: PlanOverview
+    contacts: contacts.Timeline
 
     @property
     def current_sick_leave(self) -> CaseView | None:
@@ -79,8 +84,8 @@ def overview(
     consent_notice_days: int,
     kbt_min_sessions: int,
 ) -> Overview:
-    """The patient page's content; certificates, consents, plans and journal are logged as
-    read."""
+    """The patient page's content; certificates, consents, plans, contacts and journal are
+    logged as read."""
     registered = certificates.certificates_of(patient)
     journal.record_access(actor, patient, AccessAction.READ, "certificates")
     by_id = {certificate.id: certificate for certificate in registered}
@@ -109,4 +114,5 @@ def overview(
         entries=journal.timeline(actor, patient),
         consents=consents.panel(actor, patient, today, consent_notice_days),
         plans=plan_overview(actor, patient, today, kbt_min_sessions),
+        contacts=contacts.timeline(actor, patient, limit=CONTACTS_SHOWN),
     )

@@ -136,7 +136,6 @@ class PatientDetails:
     address: str | None = None
     employment: Employment = Employment.EMPLOYED
     occupation: str | None = None
-    employer_name: str | None = None
     is_protected: bool = False
 
 
@@ -145,7 +144,7 @@ def _apply(patient: Patient, details: PatientDetails) -> list[str]:
     changed = []
     for spec in fields(PatientDetails):
         value = getattr(details, spec.name)
-        if isinstance(value, str):
+        if type(value) is str:  # free text; an enum (a str too) stays the member it is
             value = value.strip() or None
         if spec.name == "stated_gender" and value is not None:
             value = Gender(value).value
@@ -154,6 +153,10 @@ def _apply(patient: Patient, details: PatientDetails) -> list[str]:
             changed.append(spec.name)
     if not patient.first_name or not patient.last_name:
         raise InvalidField("first_name", _l("Enter the patient's given and family name."))
+    if patient.employer_id is not None and not patient.employment.has_employer:
+        # Unemployed or self-employed now: there is no employer (and no manager) any more.
+        patient.employer_id = patient.employer_manager_id = None
+        changed.append("employer")
     return changed
 
 
@@ -227,6 +230,6 @@ FIELD_LABELS = {
     "address": _l("Address"),
     "employment": _l("Employment"),
     "occupation": _l("Occupation"),
-    "employer_name": _l("Employer"),
+    "employer": _l("Employer"),
     "is_protected": _l("Protected identity"),
 }

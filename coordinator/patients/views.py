@@ -136,7 +136,6 @@ def _details(form: PatientForm) -> service.PatientDetails:
         address=form.address.data,
         employment=Employment(form.employment.data),
         occupation=form.occupation.data,
-        employer_name=form.employer_name.data,
         is_protected=bool(form.is_protected.data),
     )
 
@@ -183,7 +182,7 @@ def _form_values(patient: Patient) -> Any:
 
 
 _TEXT_DETAILS = ("first_name", "last_name", "stated_gender", "phone", "email", "address",
-                 "occupation", "employer_name")  # fmt: skip
+                 "occupation")  # fmt: skip
 
 
 # -- The patient page -------------------------------------------------------------------

@@ -10,7 +10,6 @@ treatment kind, which tells what the patient is treated for — is encrypted.
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Date, ForeignKey, SmallInteger, UniqueConstraint
@@ -22,22 +21,10 @@ from coordinator.consents.models import ConsentKind
 from coordinator.crypto import Encrypted, EncryptedRow
 from coordinator.database import AppendOnly, UTCDateTime, enum_column
 from coordinator.extensions import Model
+from coordinator.labels import Labelled, register
 
 
-class _Labelled(StrEnum):
-    """An enum whose members have a translated label (``_LABELS`` of the subclass)."""
-
-    @property
-    def label(self) -> str:
-        return str(_LABELS[self])
-
-    @property
-    def lazy_label(self) -> object:
-        """The label, translated when the text it is put into is rendered (the journal)."""
-        return _LABELS[self]
-
-
-class ReturnBelief(_Labelled):
+class ReturnBelief(Labelled):
     """The patient's own belief in returning to work (a known predictor of long sick leave)."""
 
     CONFIDENT = "confident"
@@ -45,7 +32,7 @@ class ReturnBelief(_Labelled):
     DOUBTFUL = "doubtful"
 
 
-class ReturnGoal(_Labelled):
+class ReturnGoal(Labelled):
     """Where the patient is to return (the rehabilitation chain's steps, SFB 27 kap.)."""
 
     OWN_JOB = "own_job"
@@ -55,7 +42,7 @@ class ReturnGoal(_Labelled):
     STUDIES = "studies"
 
 
-class ResponsibleActor(_Labelled):
+class ResponsibleActor(Labelled):
     """Who carries out a measure (*ansvarig aktör*)."""
 
     CARE_UNIT = "care_unit"
@@ -76,7 +63,7 @@ class ResponsibleActor(_Labelled):
             return None
 
 
-class MeasureStatus(_Labelled):
+class MeasureStatus(Labelled):
     PLANNED = "planned"
     ONGOING = "ongoing"
     DONE = "done"
@@ -88,7 +75,7 @@ class MeasureStatus(_Labelled):
         return self in (MeasureStatus.PLANNED, MeasureStatus.ONGOING)
 
 
-class AgreementMethod(_Labelled):
+class AgreementMethod(Labelled):
     """How the patient agreed to a plan version."""
 
     MEETING = "meeting"
@@ -97,7 +84,7 @@ class AgreementMethod(_Labelled):
     DIGITAL = "digital"
 
 
-class TreatmentKind(_Labelled):
+class TreatmentKind(Labelled):
     """Treatments reported under the state agreements (sjukskrivningsmiljarden, seed 001/002)."""
 
     MMR1 = "mmr1"
@@ -113,50 +100,52 @@ class TreatmentKind(_Labelled):
     OTHER_PSYCHOLOGICAL = "other_psychological"
 
 
-class TreatmentProvider(_Labelled):
+class TreatmentProvider(Labelled):
     OWN_UNIT = "own_unit"
     OTHER_UNIT = "other_unit"
     PRIVATE_PROVIDER = "private_provider"
 
 
-_LABELS: dict[StrEnum, object] = {
-    ReturnBelief.CONFIDENT: _l("Believes in returning"),
-    ReturnBelief.UNSURE: _l("Unsure"),
-    ReturnBelief.DOUBTFUL: _l("Doubts returning"),
-    ReturnGoal.OWN_JOB: _l("Own job"),
-    ReturnGoal.OTHER_JOB_AT_EMPLOYER: _l("Other work at the employer"),
-    ReturnGoal.NEW_JOB: _l("New job"),
-    ReturnGoal.STUDIES: _l("Studies"),
-    ResponsibleActor.CARE_UNIT: _l("The care unit"),
-    ResponsibleActor.EMPLOYER: _l("Employer"),
-    ResponsibleActor.SOCIAL_INSURANCE: _l("Försäkringskassan"),
-    ResponsibleActor.EMPLOYMENT_SERVICE: _l("Arbetsförmedlingen"),
-    ResponsibleActor.MUNICIPALITY: _l("Municipality"),
-    ResponsibleActor.OCCUPATIONAL_HEALTH: _l("Occupational health service"),
-    ResponsibleActor.PATIENT: _l("The patient"),
-    MeasureStatus.PLANNED: _l("Planned"),
-    MeasureStatus.ONGOING: _l("Ongoing"),
-    MeasureStatus.DONE: _l("Done"),
-    MeasureStatus.CANCELLED: _l("Cancelled"),
-    AgreementMethod.MEETING: _l("At a meeting"),
-    AgreementMethod.PHONE: _l("By phone"),
-    AgreementMethod.WRITTEN: _l("In writing"),
-    AgreementMethod.DIGITAL: _l("Digitally"),
-    TreatmentKind.MMR1: _l("MMR1 (multimodal rehabilitation, primary care)"),
-    TreatmentKind.MMR2: _l("MMR2 (multimodal rehabilitation, specialist care)"),
-    TreatmentKind.BEHAVIOURAL_MEDICINE: _l("Behavioural-medicine programme"),
-    TreatmentKind.PHYSIOTHERAPY_TRAINING: _l("Active specific physiotherapist-led training"),
-    TreatmentKind.OTHER_PAIN: _l("Other pain treatment"),
-    TreatmentKind.KBT: _l("KBT (cognitive behavioural therapy)"),
-    TreatmentKind.IKBT: _l("IKBT (internet-based KBT)"),
-    TreatmentKind.IPT: _l("IPT (interpersonal therapy)"),
-    TreatmentKind.PDT: _l("PDT (psychodynamic therapy)"),
-    TreatmentKind.EMDR: _l("EMDR"),
-    TreatmentKind.OTHER_PSYCHOLOGICAL: _l("Other psychological treatment"),
-    TreatmentProvider.OWN_UNIT: _l("Own unit"),
-    TreatmentProvider.OTHER_UNIT: _l("Another unit"),
-    TreatmentProvider.PRIVATE_PROVIDER: _l("Private provider"),
-}
+register(
+    {
+        ReturnBelief.CONFIDENT: _l("Believes in returning"),
+        ReturnBelief.UNSURE: _l("Unsure"),
+        ReturnBelief.DOUBTFUL: _l("Doubts returning"),
+        ReturnGoal.OWN_JOB: _l("Own job"),
+        ReturnGoal.OTHER_JOB_AT_EMPLOYER: _l("Other work at the employer"),
+        ReturnGoal.NEW_JOB: _l("New job"),
+        ReturnGoal.STUDIES: _l("Studies"),
+        ResponsibleActor.CARE_UNIT: _l("The care unit"),
+        ResponsibleActor.EMPLOYER: _l("Employer"),
+        ResponsibleActor.SOCIAL_INSURANCE: _l("Försäkringskassan"),
+        ResponsibleActor.EMPLOYMENT_SERVICE: _l("Arbetsförmedlingen"),
+        ResponsibleActor.MUNICIPALITY: _l("Municipality"),
+        ResponsibleActor.OCCUPATIONAL_HEALTH: _l("Occupational health service"),
+        ResponsibleActor.PATIENT: _l("The patient"),
+        MeasureStatus.PLANNED: _l("Planned"),
+        MeasureStatus.ONGOING: _l("Ongoing"),
+        MeasureStatus.DONE: _l("Done"),
+        MeasureStatus.CANCELLED: _l("Cancelled"),
+        AgreementMethod.MEETING: _l("At a meeting"),
+        AgreementMethod.PHONE: _l("By phone"),
+        AgreementMethod.WRITTEN: _l("In writing"),
+        AgreementMethod.DIGITAL: _l("Digitally"),
+        TreatmentKind.MMR1: _l("MMR1 (multimodal rehabilitation, primary care)"),
+        TreatmentKind.MMR2: _l("MMR2 (multimodal rehabilitation, specialist care)"),
+        TreatmentKind.BEHAVIOURAL_MEDICINE: _l("Behavioural-medicine programme"),
+        TreatmentKind.PHYSIOTHERAPY_TRAINING: _l("Active specific physiotherapist-led training"),
+        TreatmentKind.OTHER_PAIN: _l("Other pain treatment"),
+        TreatmentKind.KBT: _l("KBT (cognitive behavioural therapy)"),
+        TreatmentKind.IKBT: _l("IKBT (internet-based KBT)"),
+        TreatmentKind.IPT: _l("IPT (interpersonal therapy)"),
+        TreatmentKind.PDT: _l("PDT (psychodynamic therapy)"),
+        TreatmentKind.EMDR: _l("EMDR"),
+        TreatmentKind.OTHER_PSYCHOLOGICAL: _l("Other psychological treatment"),
+        TreatmentProvider.OWN_UNIT: _l("Own unit"),
+        TreatmentProvider.OTHER_UNIT: _l("Another unit"),
+        TreatmentProvider.PRIVATE_PROVIDER: _l("Private provider"),
+    }
+)
 
 #: The mapping's sections, in the order they are filled in and printed.
 MAPPING_SECTIONS = (
