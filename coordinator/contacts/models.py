@@ -98,6 +98,7 @@ class Initiator(Labelled):
 
 
 register(
+    OrganisationType,
     {
         OrganisationType.EMPLOYER: _l("Employer"),
         OrganisationType.SOCIAL_INSURANCE: _l("Försäkringskassan"),
@@ -106,22 +107,37 @@ register(
         OrganisationType.OCCUPATIONAL_HEALTH: _l("Occupational health service"),
         OrganisationType.CARE_PROVIDER: _l("Another care provider"),
         OrganisationType.OTHER: _l("Other"),
+    },
+)
+register(
+    Channel,
+    {
         Channel.PHONE: _l("Phone"),
         Channel.MEETING: _l("Meeting"),
         Channel.VIDEO: _l("Video meeting"),
         Channel.LETTER: _l("Letter"),
         Channel.EMAIL: _l("E-mail"),
         Channel.WORKPLACE_VISIT: _l("Workplace visit"),
+    },
+)
+register(
+    ContactKind,
+    {
         ContactKind.INFORMATION: _l("Information"),
         ContactKind.RECONCILIATION_MEETING: _l("Reconciliation meeting"),
         ContactKind.THREE_PARTY_MEETING: _l("Three-party meeting"),
         ContactKind.PLANNING: _l("Planning"),
         ContactKind.FOLLOW_UP: _l("Follow-up"),
         ContactKind.OTHER: _l("Other"),
+    },
+)
+register(
+    Initiator,
+    {
         Initiator.CARE: _l("The care unit"),
         Initiator.EXTERNAL: _l("The external party"),
         Initiator.PATIENT: _l("The patient"),
-    }
+    },
 )
 
 

@@ -107,14 +107,25 @@ class TreatmentProvider(Labelled):
 
 
 register(
+    ReturnBelief,
     {
         ReturnBelief.CONFIDENT: _l("Believes in returning"),
         ReturnBelief.UNSURE: _l("Unsure"),
         ReturnBelief.DOUBTFUL: _l("Doubts returning"),
+    },
+)
+register(
+    ReturnGoal,
+    {
         ReturnGoal.OWN_JOB: _l("Own job"),
         ReturnGoal.OTHER_JOB_AT_EMPLOYER: _l("Other work at the employer"),
         ReturnGoal.NEW_JOB: _l("New job"),
         ReturnGoal.STUDIES: _l("Studies"),
+    },
+)
+register(
+    ResponsibleActor,
+    {
         ResponsibleActor.CARE_UNIT: _l("The care unit"),
         ResponsibleActor.EMPLOYER: _l("Employer"),
         ResponsibleActor.SOCIAL_INSURANCE: _l("Försäkringskassan"),
@@ -122,14 +133,29 @@ register(
         ResponsibleActor.MUNICIPALITY: _l("Municipality"),
         ResponsibleActor.OCCUPATIONAL_HEALTH: _l("Occupational health service"),
         ResponsibleActor.PATIENT: _l("The patient"),
+    },
+)
+register(
+    MeasureStatus,
+    {
         MeasureStatus.PLANNED: _l("Planned"),
         MeasureStatus.ONGOING: _l("Ongoing"),
         MeasureStatus.DONE: _l("Done"),
         MeasureStatus.CANCELLED: _l("Cancelled"),
+    },
+)
+register(
+    AgreementMethod,
+    {
         AgreementMethod.MEETING: _l("At a meeting"),
         AgreementMethod.PHONE: _l("By phone"),
         AgreementMethod.WRITTEN: _l("In writing"),
         AgreementMethod.DIGITAL: _l("Digitally"),
+    },
+)
+register(
+    TreatmentKind,
+    {
         TreatmentKind.MMR1: _l("MMR1 (multimodal rehabilitation, primary care)"),
         TreatmentKind.MMR2: _l("MMR2 (multimodal rehabilitation, specialist care)"),
         TreatmentKind.BEHAVIOURAL_MEDICINE: _l("Behavioural-medicine programme"),
@@ -141,10 +167,15 @@ register(
         TreatmentKind.PDT: _l("PDT (psychodynamic therapy)"),
         TreatmentKind.EMDR: _l("EMDR"),
         TreatmentKind.OTHER_PSYCHOLOGICAL: _l("Other psychological treatment"),
+    },
+)
+register(
+    TreatmentProvider,
+    {
         TreatmentProvider.OWN_UNIT: _l("Own unit"),
         TreatmentProvider.OTHER_UNIT: _l("Another unit"),
         TreatmentProvider.PRIVATE_PROVIDER: _l("Private provider"),
-    }
+    },
 )
 
 #: The mapping's sections, in the order they are filled in and printed.
