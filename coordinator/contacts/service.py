@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from coordinator import clock
 from coordinator.access import Actor
@@ -493,6 +494,7 @@ def contacts_with(actor: Actor, organisation: Organisation, limit: int = 50) -> 
             )
             .order_by(ContactEvent.occurred_at.desc(), ContactEvent.id.desc())
             .limit(limit)
+            .options(selectinload(ContactEvent.patient))
         )
     )
     patients = {c.patient_id: c.patient for c in found}

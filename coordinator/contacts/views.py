@@ -24,7 +24,13 @@ from coordinator.contacts.forms import (
     PersonForm,
     RemoveEmployerForm,
 )
-from coordinator.contacts.models import Organisation, OrganisationType
+from coordinator.contacts.models import (
+    Channel,
+    ContactKind,
+    Initiator,
+    Organisation,
+    OrganisationType,
+)
 from coordinator.database import restart_unit_of_work
 from coordinator.errors import DomainError
 from coordinator.forms import render_form
@@ -289,9 +295,9 @@ def _contact_input(form: ContactForm, offered: list[Organisation]) -> service.Co
         organisation=organisation,
         occurred_on=form.occurred_on.data,
         occurred_time=form.occurred_time.data,
-        channel=service.Channel(form.channel.data),
-        kind=service.ContactKind(form.kind.data),
-        initiated_by=service.Initiator(form.initiated_by.data),
+        channel=Channel(form.channel.data),
+        kind=ContactKind(form.kind.data),
+        initiated_by=Initiator(form.initiated_by.data),
         person=persons.get(form.person.data or ""),
         new_person=form.new_person,
         notes=form.notes.data,
