@@ -6,13 +6,16 @@ Revises: 0005
 Create Date: 2026-11-23
 
 The free-text employer of the patients issue moves into the directory: every distinct name
-(compared case-folded, spaces collapsed) becomes one organisation of the kind employer, and
-each patient links to it. The texts are encrypted, so the move opens and seals them with the
+(compared case-folded, spaces collapsed; the first spelling met names it) becomes one
+organisation of the kind employer, and each patient links to it — except the unemployed and
+the self-employed, who have no employer: their text (a former employer, their own firm) is
+kept at the end of their occupation instead. The texts are encrypted, so the move opens and seals them with the
 installation's keys, as the application does. Undoing it writes each linked employer's name
 back as the patient's text.
 
 Contacts are history, guarded like the consents (0004's sealed_columns_only() on PostgreSQL):
-only their sealed columns may be rewritten, by key rotation.
+only their sealed columns may be rewritten, by key rotation. On PostgreSQL TRUNCATE is refused
+too, for contacts and for 0005's plan follow-ups, which lacked that guard.
 """
 
 import uuid
@@ -32,6 +35,10 @@ depends_on = None
 
 #: The append-only table and its sealed columns.
 _SEALED = ("notes", "next_step")
+#: Append-only tables whose TRUNCATE is refused on PostgreSQL (SQLite has no TRUNCATE).
+_NO_TRUNCATE = ("contact_events", "plan_follow_ups")
+#: Employment statuses without an employer.
+_NO_EMPLOYER = ("unemployed", "self_employed")
 
 
 def upgrade():
@@ -167,14 +174,18 @@ def _move_employers_into_directory():
     connection = op.get_bind()
     keys = runtime.keys()
     rows = connection.execute(
-        sa.text("SELECT id, uid, employer_name FROM patients WHERE employer_name IS NOT NULL")
+        sa.text("SELECT id, uid, employment, occupation, employer_name FROM patients "
+                "WHERE employer_name IS NOT NULL ORDER BY id")
     ).all()
     organisations = {}
     now = datetime.now(UTC)
-    for patient_id, patient_uid, sealed in rows:
+    for patient_id, patient_uid, employment, occupation, sealed in rows:
         name = " ".join(_open(keys, "patients", "employer_name", patient_uid, sealed).split())
         key = normalise_name(name)
         if not key:
+            continue
+        if employment in _NO_EMPLOYER:
+            _keep_in_occupation(connection, keys, patient_id, patient_uid, occupation, name)
             continue
         if key not in organisations:
             organisations[key] = connection.execute(
@@ -187,6 +198,16 @@ def _move_employers_into_directory():
             sa.text("UPDATE patients SET employer_id = :organisation WHERE id = :id"),
             {"organisation": organisations[key], "id": patient_id},
         )
+
+
+def _keep_in_occupation(connection, keys, patient_id, patient_uid, occupation, name):
+    before = _open(keys, "patients", "occupation", patient_uid, occupation) if occupation else ""
+    after = f"{before}, {name}" if before else name
+    connection.execute(
+        sa.text("UPDATE patients SET occupation = :sealed WHERE id = :id"),
+        {"sealed": seal(keys, "patients", "occupation", _hex(patient_uid), after.encode("utf-8")),
+         "id": patient_id},
+    )
 
 
 def _write_employers_back():
@@ -226,6 +247,9 @@ def _create_guards():
                    f"FOR EACH ROW EXECUTE FUNCTION sealed_columns_only({arguments})")
         op.execute("CREATE TRIGGER contact_events_no_delete BEFORE DELETE ON contact_events "
                    "FOR EACH ROW EXECUTE FUNCTION journal_append_only()")
+        for table in _NO_TRUNCATE:
+            op.execute(f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+                       "FOR EACH STATEMENT EXECUTE FUNCTION journal_append_only()")
         return
     columns = [row[1] for row in op.get_bind().exec_driver_sql("PRAGMA table_info(contact_events)")]
     plain = ", ".join(column for column in columns if column not in _SEALED)
@@ -240,3 +264,6 @@ def _drop_guards():
     for suffix in ("no_update", "no_delete"):
         op.execute(f"DROP TRIGGER IF EXISTS contact_events_{suffix}"
                    + (" ON contact_events" if postgres else ""))
+    if postgres:
+        for table in _NO_TRUNCATE:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
