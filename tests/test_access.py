@@ -147,6 +147,35 @@ ROUTES: dict[str, Route] = {
         frozenset({COORDINATOR}),
         404,
     ),
+    "contacts.directory_index": Route("GET", "/directory/", frozenset({COORDINATOR, MANAGER})),
+    "contacts.directory_new": Route("GET", "/directory/new", frozenset({COORDINATOR})),
+    # The directory is empty: admitted, then not found.
+    "contacts.directory_show": Route(
+        "GET", f"/directory/{uuid.UUID(int=1)}", frozenset({COORDINATOR, MANAGER}), 404
+    ),
+    "contacts.directory_edit": Route(
+        "GET", f"/directory/{uuid.UUID(int=1)}/edit", frozenset({COORDINATOR}), 404
+    ),
+    "contacts.directory_add_person": Route(
+        "POST", f"/directory/{uuid.UUID(int=1)}/persons", frozenset({COORDINATOR}), 404
+    ),
+    "contacts.directory_edit_person": Route(
+        "GET",
+        f"/directory/{uuid.UUID(int=1)}/persons/{uuid.UUID(int=2)}",
+        frozenset({COORDINATOR}),
+        404,
+    ),
+    "contacts.contacts": Route(
+        "GET", "/patients/{patient}/contacts", frozenset({COORDINATOR, MANAGER})
+    ),
+    "contacts.new_contact": Route(
+        "GET", "/patients/{patient}/contacts/new", frozenset({COORDINATOR})
+    ),
+    "contacts.employer": Route("GET", "/patients/{patient}/employer", frozenset({COORDINATOR})),
+    # A button without fields: Tolvan has no employer, and still has none afterwards.
+    "contacts.remove_employer": Route(
+        "POST", "/patients/{patient}/employer/remove", frozenset({COORDINATOR}), 302
+    ),
     "certificate_import.upload": Route("GET", "/patients/import/", frozenset({COORDINATOR})),
     "certificate_import.import_file": Route(
         "POST", "/patients/import/", frozenset({COORDINATOR}), 400
@@ -275,6 +304,6 @@ def test_the_menu_offers_each_role_only_what_it_may_open(
         nav = client.get("/").text.split('<nav class="menu"')[1].split("</nav>")[0]
         return re.findall(r">([^<]+)</a>", nav)
 
-    assert menu(coordinator_client) == ["Start", "Patienter"]
-    assert menu(manager_client) == ["Start", "Patienter", "Samtyckesstatistik"]
+    assert menu(coordinator_client) == ["Start", "Patienter", "Katalog"]
+    assert menu(manager_client) == ["Start", "Patienter", "Katalog", "Samtyckesstatistik"]
     assert menu(admin_client) == ["Start", "Användare", "Vårdenheter"]

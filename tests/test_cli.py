@@ -17,13 +17,14 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, inspect, select
 
-from coordinator import clock, create_app, demo, demo_caseload
+from coordinator import clock, create_app, demo, demo_caseload, demo_contacts
 from coordinator.auth.service import authenticate
 from coordinator.cli import main
 from coordinator.consents import queries as consents_queries
 from coordinator.consents import service as consents
 from coordinator.consents.models import ConsentKind
 from coordinator.consents.service import ConsentStatus, Recipient
+from coordinator.contacts.models import ContactEvent, ContactPerson
 from coordinator.crypto.keys import KeyRing
 from coordinator.extensions import db
 from coordinator.journal.models import CaseJournalEntry, EntryKind
@@ -248,6 +249,16 @@ def _get_when_up(url: str, server: subprocess.Popen[bytes], timeout: float = 30)
             time.sleep(0.1)
 
 
+#: What the demo's contacts say (coordinator/demo_contacts.py).
+DEMO_CONTACT_NOTES = (
+    "Pratade om möjliga anpassningar: kortare pass och färre tunga lyft.",
+    "Avstämningsmöte med handläggare, patienten och arbetsgivaren.",
+    "Gemensam planering inför arbetsträning.",
+)
+DEMO_NEXT_STEPS = ("Trepartssamtal på arbetsplatsen", "Boka möte om arbetsträning")
+DEMO_DISCLOSED = "Att patienten är sjukskriven på halvtid och behöver anpassade arbetsuppgifter."
+
+
 def test_a_raw_read_of_the_database_after_the_demo_reveals_no_patient_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,6 +275,15 @@ def test_a_raw_read_of_the_database_after_the_demo_reveals_no_patient_data(
     app = create_app()
     with app.app_context():
         assert len(db.session.scalars(select(Patient)).all()) == len(stories) == 120
+        # The demo's contacts say what the secrets below expect them to say.
+        contacts = db.session.scalars(select(ContactEvent)).all()
+        assert {c.notes for c in contacts} == set(DEMO_CONTACT_NOTES)
+        assert {c.next_step for c in contacts} - {None} == set(DEMO_NEXT_STEPS)
+        summaries = {c.disclosure.summary for c in contacts if c.disclosure is not None}
+        assert summaries == {DEMO_DISCLOSED}
+        assert {p.name for p in db.session.scalars(select(ContactPerson))} == set(
+            demo_contacts.HR_NAMES
+        )
         db.session.remove()
         db.engine.dispose()
 
@@ -283,11 +303,16 @@ def test_a_raw_read_of_the_database_after_the_demo_reveals_no_patient_data(
             f"{number[2:8]}-{number[8:]}",
             details.last_name,
             f"{details.first_name} {details.last_name}",
-            *(text for text in (details.address, details.employer_name) if text),
+            *(text for text in (details.address,) if text),
             story.doctor,
             story.reason,
             *(part for note in story.notes for part in note),
         ]
+    # Employers' names are in the clear on purpose (the directory is searched by name, and
+    # they are public); what was said to them, and who works there, is not.
+    secrets_in_the_demo += [
+        *DEMO_CONTACT_NOTES, *DEMO_NEXT_STEPS, DEMO_DISCLOSED, *demo_contacts.HR_NAMES,
+    ]  # fmt: skip
     for text in secrets_in_the_demo:
         for encoding in ("utf-8", "utf-16-le"):
             assert text.encode(encoding) not in raw, text

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -254,7 +255,7 @@ def _journal_contact(
         _l("Contact with %(organisation)s: %(kind)s", organisation=organisation.name,
            kind=contact.kind.lazy_label),
         _l("%(channel)s on %(when)s, initiated by %(who)s.", channel=contact.channel.lazy_label,
-           when=local.strftime("%Y-%m-%d %H:%M"), who=contact.initiated_by.lazy_label),
+           when=local.strftime("%Y-%m-%d %H:%M"), who=_lower(contact.initiated_by.lazy_label)),
         _l("Contact person: %(name)s.", name=person.name) if person else "",
         contact.notes or "",
         _l("Disclosed about the patient: %(summary)s", summary=disclosed) if disclosed else
@@ -263,6 +264,11 @@ def _journal_contact(
            date=contact.next_step_on.isoformat()) if contact.next_step and contact.next_step_on
         else _l("Next step: %(step)s.", step=contact.next_step) if contact.next_step else "",
     )  # fmt: skip
+
+
+def _lower(label: object) -> LazyString:
+    """A label put mid-sentence, lower-cased when the entry is rendered in its language."""
+    return LazyString(lambda: str(label).lower())
 
 
 # -- Reimbursement under the state agreement ---------------------------------------------------

@@ -251,6 +251,7 @@ def test_coordination_cannot_be_started_on_the_page_without_consent(
         ("read", "case_journal", None),
         ("read", "consents", None),
         ("read", "plan", None),
+        ("read", "contacts", None),
     ]
     with app.app_context():
         case = db.session.scalars(

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from coordinator.access import Actor
 from coordinator.auth.models import CareUnit, User
 from coordinator.consents.models import Consent  # noqa: F401 (registers its fields)
+from coordinator.contacts.models import Organisation  # noqa: F401 (registers its fields)
 from coordinator.crypto.envelope import key_version
 from coordinator.crypto.fields import REGISTRY
 from coordinator.extensions import db

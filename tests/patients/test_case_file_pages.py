@@ -73,7 +73,6 @@ REGISTRATION = {
     "address": "Storgatan 1\n123 45 Exempelby",
     "employment": "employed",
     "occupation": "Undersköterska",
-    "employer_name": "Exempelby kommun",
 }
 
 
@@ -96,16 +95,60 @@ def test_registering_stores_the_details_encrypted_and_opens_a_case_for_the_coord
         assert patient.address == "Storgatan 1\n123 45 Exempelby"
         assert (patient.employment, patient.occupation) == (Employment.EMPLOYED, "Undersköterska")
         assert patient.email is None
+        # The employer is chosen in the directory afterwards, not typed in when registering.
+        assert (patient.employer_id, patient.employer_manager_id) == (None, None)
         raw = db.session.execute(
-            select(Patient._address_sealed, Patient._employer_name_sealed).where(  # type: ignore[attr-defined]
+            select(Patient._address_sealed, Patient._occupation_sealed).where(  # type: ignore[attr-defined]
                 Patient.id == patient.id
             )
         ).first()
         assert raw is not None
         assert b"Storgatan" not in raw[0]
-        assert b"Exempelby" not in raw[1]
+        assert "Undersköterska".encode() not in raw[1]
         case = db.session.scalars(select(CoordinationCase)).all()[-1]
         assert (case.status, case.coordinator_id) == (CaseStatus.NEW, world.coordinator_a.id)
+
+
+def test_an_e_mail_address_entered_on_the_edit_form_is_stored_encrypted(
+    app: Flask, coordinator_client: FlaskClient, registered: str
+) -> None:
+    details = {name: value for name, value in REGISTRATION.items() if name != "personnummer"}
+
+    response = _post(
+        coordinator_client, f"/patients/{registered}/edit", details | {"email": "tolvan@example.se"}
+    )
+
+    assert response.status_code == 302, response.text
+    assert response.headers["Location"] == f"/patients/{registered}"
+    with app.app_context():
+        patient = db.session.scalars(
+            select(Patient).where(Patient.uid == uuid.UUID(registered))
+        ).one()
+        assert patient.email == "tolvan@example.se"
+        raw = db.session.scalar(
+            select(Patient._email_sealed).where(Patient.id == patient.id)  # type: ignore[attr-defined]
+        )
+        assert b"example.se" not in raw
+        entry = db.session.scalars(
+            select(CaseJournalEntry).where(CaseJournalEntry.kind == EntryKind.PATIENT_UPDATED)
+        ).one()
+        assert (entry.heading, entry.body) == ("Patientuppgifter ändrade", "Ändrat: E-post.")
+
+
+def test_an_invalid_e_mail_address_is_refused_at_the_field_and_nothing_is_changed(
+    app: Flask, coordinator_client: FlaskClient, registered: str
+) -> None:
+    details = {name: value for name, value in REGISTRATION.items() if name != "personnummer"}
+    before = _count(app, CaseJournalEntry)
+
+    response = _post(
+        coordinator_client, f"/patients/{registered}/edit", details | {"email": "tolvan@"}
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response) == {"email": "Skriv en giltig e-postadress."}
+    assert _patient(app, registered).email is None
+    assert _count(app, CaseJournalEntry) == before
 
 
 def test_an_invalid_personnummer_is_refused_next_to_the_field_and_nothing_is_written(

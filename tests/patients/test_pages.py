@@ -61,6 +61,7 @@ def test_the_patient_page_shows_the_journal_and_logs_the_reads(
         (a, unit, patient, "read", "case_journal"),
         (a, unit, patient, "read", "consents"),
         (a, unit, patient, "read", "plan"),
+        (a, unit, patient, "read", "contacts"),
     ]
 
 
@@ -130,6 +131,7 @@ def test_an_incomplete_note_changes_nothing_but_the_read_it_showed_is_still_logg
         (a, unit, patient, "read", "case_journal"),
         (a, unit, patient, "read", "consents"),
         (a, unit, patient, "read", "plan"),
+        (a, unit, patient, "read", "contacts"),
     ]
 
 
