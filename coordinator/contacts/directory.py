@@ -21,7 +21,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from coordinator import clock
 from coordinator.access import Actor
 from coordinator.auth.roles import Role
-from coordinator.contacts.models import ContactPerson, Organisation, OrganisationType
+from coordinator.contacts.models import (
+    ContactPerson,
+    Organisation,
+    OrganisationType,
+    normalise_org_number,
+)
 from coordinator.errors import DomainError, Forbidden, InvalidField, NotFound
 from coordinator.extensions import db
 from coordinator.patients.identity import normalise_name
@@ -36,7 +41,7 @@ EMAIL_MAX = 254
 #: How many organisations a search shows (the rest: narrow the search).
 SEARCH_LIMIT = 50
 
-_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]*")
+_PHONE = re.compile(r"\+?[0-9(][0-9 ()\-]*")
 
 
 @dataclass
@@ -90,6 +95,11 @@ def org_number(value: str | None) -> str | None:
     value = (value or "").strip()
     if not value:
         return None
+    if not value.isascii():  # other scripts' digits would give another blind index
+        raise InvalidField(
+            "org_number",
+            _l("That is not a valid organisation number; check the digits (e.g. 202100-5521)."),
+        )
     try:
         number = organisationsnummer.Organisationsnummer(value)
     except organisationsnummer.OrganisationsnummerException as error:
@@ -186,7 +196,9 @@ def _duplicate_of(entry: OrganisationInput, own_id: int | None = None) -> Organi
     if own_id is not None:
         statement = statement.where(Organisation.id != own_id)
     for candidate in db.session.scalars(statement):
-        if candidate.org_number == entry.org_number:
+        # Compared as digits: the library writes a centenarian sole trader's number with "+".
+        theirs, ours = candidate.org_number, entry.org_number
+        if (theirs and normalise_org_number(theirs)) == (ours and normalise_org_number(ours)):
             return candidate
     return None
 

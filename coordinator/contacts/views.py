@@ -367,7 +367,6 @@ def remove_employer(patient_uid: uuid.UUID) -> ViewResult:
     actor = current_actor()
     patient = patients.get_patient(actor, patient_uid)
     form = RemoveEmployerForm()
-    if form.validate():
-        service.set_employer(actor, patient, None)
+    if form.validate() and service.set_employer(actor, patient, None):
         flash(_("The employer was removed."), "success")
     return redirect(url_for("patients.show", patient_uid=patient.uid))

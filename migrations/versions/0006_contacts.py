@@ -254,9 +254,9 @@ def _create_guards():
     columns = [row[1] for row in op.get_bind().exec_driver_sql("PRAGMA table_info(contact_events)")]
     plain = ", ".join(column for column in columns if column not in _SEALED)
     op.execute(f"CREATE TRIGGER contact_events_no_update BEFORE UPDATE OF {plain} ON "
-               "contact_events BEGIN SELECT RAISE(ABORT, 'contact_events is history'); END")
+               "contact_events BEGIN SELECT RAISE(ABORT, 'contact_events is append-only'); END")
     op.execute("CREATE TRIGGER contact_events_no_delete BEFORE DELETE ON contact_events "
-               "BEGIN SELECT RAISE(ABORT, 'contact_events is history'); END")
+               "BEGIN SELECT RAISE(ABORT, 'contact_events is append-only'); END")
 
 
 def _drop_guards():
