@@ -73,7 +73,7 @@ def add(actor: Actor, patient: Patient, seed: str) -> None:
         # Consents are recorded today in the demo: a call today can disclose, an earlier not.
         called_on = day - timedelta(days=rng.choice((0, 0, 2, 5)))
         may_tell = consents.check(patient, recipient, called_on).allowed
-        _log(actor, patient, service.ContactInput(
+        service.log_contact(actor, patient, service.ContactInput(
             employer, called_on, time(10, 15) if called_on < day else None, Channel.PHONE,
             ContactKind.PLANNING, Initiator.CARE, person=patient.employer_manager,
             notes="Pratade om möjliga anpassningar: kortare pass och färre tunga lyft.",
@@ -86,7 +86,7 @@ def add(actor: Actor, patient: Patient, seed: str) -> None:
     agency = AGENCIES[OrganisationType.SOCIAL_INSURANCE][0]
     if rng.random() < 0.4:
         social_insurance = organisation(actor, OrganisationType.SOCIAL_INSURANCE, agency)
-        _log(actor, patient, service.ContactInput(
+        service.log_contact(actor, patient, service.ContactInput(
             social_insurance, day - timedelta(days=rng.randrange(3, 20)), time(13, 0),
             Channel.VIDEO, ContactKind.RECONCILIATION_MEETING, Initiator.EXTERNAL,
             notes="Avstämningsmöte med handläggare, patienten och arbetsgivaren.",
@@ -94,13 +94,9 @@ def add(actor: Actor, patient: Patient, seed: str) -> None:
     if patient.employment is Employment.UNEMPLOYED:
         name = AGENCIES[OrganisationType.EMPLOYMENT_SERVICE][0]
         employment_service = organisation(actor, OrganisationType.EMPLOYMENT_SERVICE, name)
-        _log(actor, patient, service.ContactInput(
+        service.log_contact(actor, patient, service.ContactInput(
             employment_service, day - timedelta(days=rng.randrange(1, 10)), time(9, 30),
             Channel.PHONE, ContactKind.PLANNING, Initiator.CARE,
             notes="Gemensam planering inför arbetsträning.",
             next_step="Boka möte om arbetsträning", next_step_on=day + timedelta(days=5),
         ))  # fmt: skip
-
-
-def _log(actor: Actor, patient: Patient, entry: service.ContactInput) -> None:
-    service.log_contact(actor, patient, entry)

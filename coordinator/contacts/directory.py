@@ -16,6 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from organisationsnummer import organisationsnummer
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from coordinator import clock
@@ -165,7 +166,9 @@ def validated_person(entry: PersonInput, prefix: str = "") -> PersonInput:
 
 def get_organisation(organisation_uid: uuid.UUID) -> Organisation:
     organisation = db.session.scalars(
-        select(Organisation).where(Organisation.uid == organisation_uid)
+        select(Organisation)
+        .where(Organisation.uid == organisation_uid)
+        .options(selectinload(Organisation.persons))
     ).first()
     if organisation is None:
         raise NotFound()

@@ -168,8 +168,9 @@ class Organisation(EncryptedRow, Model):
     #: Optimistic lock: two people editing the same organisation cannot overwrite each other.
     lock: Mapped[int] = mapped_column(default=1)
 
+    #: Loaded only where shown (the organisation page, the log form): not with every contact.
     persons: Mapped[list[ContactPerson]] = relationship(
-        back_populates="organisation", lazy="selectin", order_by="ContactPerson.id"
+        back_populates="organisation", order_by="ContactPerson.id"
     )
 
     __mapper_args__ = {"version_id_col": lock}  # noqa: RUF012

@@ -42,9 +42,10 @@ from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, EntryKind
 from coordinator.patients import cases
-from coordinator.patients.models import CoordinationCase, Patient
+from coordinator.patients.models import Patient
 from coordinator.patients.permissions import require_coordinator
 from coordinator.patients.service import in_unit
+from coordinator.plans.common import case_for_recording
 from coordinator.plans.models import Measure, PlanVersion, RehabPlan, Treatment
 from coordinator.validation import past_day, text
 
@@ -178,8 +179,7 @@ def log_contact(actor: Actor, patient: Patient, entry: ContactInput) -> ContactE
     """Log a contact about ``patient``. Every check runs before anything is written; a
     disclosure without the matching consent on the contact's day is then refused by the
     consent gate (which logs the denied attempt) and nothing else is kept."""
-    require_coordinator(actor)
-    case = _case_for_contact(patient)
+    case = case_for_recording(actor, patient)
     organisation = entry.organisation
     if organisation is None:
         raise InvalidField("organisation", _l("Choose who the contact was with."))
@@ -230,13 +230,6 @@ def log_contact(actor: Actor, patient: Patient, entry: ContactInput) -> ContactE
     _journal_contact(actor, patient, contact, organisation, person, disclosed)
     journal.record_access(actor, patient, AccessAction.CREATE, "contact", contact.uid.hex)
     return contact
-
-
-def _case_for_contact(patient: Patient) -> CoordinationCase:
-    case = cases.current_case(patient)
-    if case is None or not case.status.is_open:
-        raise cases.CaseClosed()
-    return case
 
 
 def _journal_contact(
@@ -399,9 +392,10 @@ def open_contact(actor: Actor, patient: Patient, contact_uid: uuid.UUID) -> Logg
     return LoggedContact(contact, verdict)
 
 
-def measures_for_contacts(patient: Patient) -> list[Measure]:
+def measures_for_contacts(actor: Actor, patient: Patient) -> list[Measure]:
     """The measures a new contact can serve: the pending ones of the patient's latest plan
-    version (the draft being worked on, or the version in force)."""
+    version (the draft being worked on, or the version in force); logged as a read of the plan
+    when there are any to show."""
     case = cases.current_case(patient)
     if case is None:
         return []
@@ -413,18 +407,27 @@ def measures_for_contacts(patient: Patient) -> list[Measure]:
     ).first()
     if version is None:
         return []
-    return [measure for measure in version.measures if measure.status.is_pending]
+    pending = [measure for measure in version.measures if measure.status.is_pending]
+    if pending:
+        journal.record_access(actor, patient, AccessAction.READ, "plan")
+    return pending
 
 
 def organisations_for_contacts(patient: Patient) -> list[Organisation]:
     """What the log form offers first: the patient's employer (if they can have one), the
     organisations already contacted about them, and every agency — by kind, then name.
     Other employers are found through the directory."""
-    seen = {c.organisation_id for c in contacts_of(patient)}
+    seen = set(
+        db.session.scalars(
+            select(ContactEvent.organisation_id).where(ContactEvent.patient_id == patient.id)
+        )
+    )
     if patient.employer_id is not None and patient.employment.has_employer:
         seen.add(patient.employer_id)
-    statement = select(Organisation).where(
-        Organisation.id.in_(seen) | Organisation.type.not_in([OrganisationType.EMPLOYER])
+    statement = (
+        select(Organisation)
+        .where(Organisation.id.in_(seen) | Organisation.type.not_in([OrganisationType.EMPLOYER]))
+        .options(selectinload(Organisation.persons))
     )
     found = list(db.session.scalars(statement))
     if not patient.employment.has_employer:
@@ -479,12 +482,16 @@ def set_employer(
 
 
 def patients_employed_at(actor: Actor, organisation: Organisation) -> Sequence[Patient]:
-    """The patients of the actor's unit whose employer it is (logged as read)."""
-    patients = list(
-        db.session.scalars(in_unit(actor).where(Patient.employer_id == organisation.id))
+    """The patients of the actor's unit whose employer it is, by name (each logged as read);
+    none for an organisation that is not an employer."""
+    if organisation.type is not OrganisationType.EMPLOYER:
+        return []
+    patients = sorted(
+        db.session.scalars(in_unit(actor).where(Patient.employer_id == organisation.id)),
+        key=lambda p: (p.last_name.casefold(), p.first_name.casefold()),
     )
     journal.record_accesses(actor, patients, AccessAction.READ, "employer")
-    return sorted(patients, key=lambda p: (p.last_name.casefold(), p.first_name.casefold()))
+    return patients
 
 
 def contacts_with(actor: Actor, organisation: Organisation, limit: int = 50) -> list[ContactEvent]:

@@ -126,15 +126,10 @@ def _organisation_page(
     return render_form(
         "contacts/organisation.html", form, error=error, organisation=shown,
         persons=sorted(shown.persons, key=lambda p: (not p.is_current, p.name.casefold())),
-        employees=patients_of(actor, shown), contacts=service.contacts_with(actor, shown),
+        employees=service.patients_employed_at(actor, shown),
+        contacts=service.contacts_with(actor, shown),
         may_write=actor.role is Role.COORDINATOR,
     )  # fmt: skip
-
-
-def patients_of(actor: Actor, shown: Organisation) -> list[Patient]:
-    if shown.type is not OrganisationType.EMPLOYER:
-        return []
-    return list(service.patients_employed_at(actor, shown))
 
 
 @bp.route("/directory/<uuid:organisation_uid>/edit", methods=["GET", "POST"])
@@ -237,7 +232,7 @@ def new_contact(patient_uid: uuid.UUID) -> ViewResult:
     actor = current_actor()
     patient = patients.get_patient(actor, patient_uid)
     form = ContactForm()
-    offered = _offer(patient, form)
+    offered = _offer(actor, patient, form)
     if not form.validate_on_submit():
         return _contact_form(patient, form, offered)
     try:
@@ -250,7 +245,7 @@ def new_contact(patient_uid: uuid.UUID) -> ViewResult:
     return redirect(url_for(".contacts", patient_uid=patient.uid))
 
 
-def _offer(patient: Patient, form: ContactForm) -> list[Organisation]:
+def _offer(actor: Actor, patient: Patient, form: ContactForm) -> list[Organisation]:
     """Fill the form's choices: organisations, their people, the plan's measures."""
     offered = service.organisations_for_contacts(patient)
     chosen = _uid(request.args.get("organisation"))
@@ -266,7 +261,7 @@ def _offer(patient: Patient, form: ContactForm) -> list[Organisation]:
         for p in directory.current_persons(o)
     ]
     form.measure.choices = [("", _("None"))] + [
-        (m.uid.hex, m.description) for m in service.measures_for_contacts(patient)
+        (m.uid.hex, m.description) for m in service.measures_for_contacts(actor, patient)
     ]
     if request.method == "GET":
         form.organisation.data = _default_organisation(patient, offered, chosen)
