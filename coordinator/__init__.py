@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from coordinator.patients.import_views import bp as certificate_import_bp
     from coordinator.patients.views import bp as patients_bp
     from coordinator.plans.views import bp as plans_bp
+    from coordinator.reports.views import bp as reports_bp
 
     instance = settings.instance_path(config)
     app = Flask(
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         consents_bp,
         plans_bp,
         contacts_bp,
+        reports_bp,
         admin_bp,
     ):
         app.register_blueprint(blueprint)

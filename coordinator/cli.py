@@ -308,6 +308,69 @@ def run_command(host: str, port: int) -> None:
 
 
 #: Commands that need a working app; also offered as ``flask --app coordinator <command>``.
+@click.group("report")
+def report_group() -> None:
+    """Reports for scheduling: written to a file or standard output."""
+
+
+@report_group.command("quarterly")
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--quarter", type=click.IntRange(1, 4), required=True)
+@click.option("--unit", "unit_id", type=int, help="One care unit (default: every active unit).")
+@click.option("--format", "file_format", type=click.Choice(["csv", "pdf"]), default="csv")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="File to write (default: standard output; a PDF needs a file).",
+)
+@click.option("--rate", type=click.IntRange(0, 100_000), help="Kronor per reimbursable contact.")
+@_in_app
+def report_quarterly_command(
+    year: int,
+    quarter: int,
+    unit_id: int | None,
+    file_format: str,
+    output: str | None,
+    rate: int | None,
+) -> None:
+    """The quarterly report under the state agreement, as CSV or PDF.
+
+    The export is logged like one from the web, per counted patient, under the command's name.
+    """
+    from coordinator import printing
+    from coordinator.reports import exports, quarterly
+
+    query = db.select(CareUnit).where(CareUnit.is_active.is_(True)).order_by(CareUnit.name)
+    if unit_id is not None:
+        query = query.where(CareUnit.id == unit_id)
+    units = list(db.session.scalars(query))
+    if not units:
+        raise click.ClickException(f"No active care unit with id {unit_id}.")
+    if file_format == "pdf" and output is None:
+        raise click.ClickException("Give --output for a PDF.")
+    report = quarterly.quarterly_report(
+        units, year, quarter,
+        current_app.config["REIMBURSEMENT_RATE"] if rate is None else rate,
+        current_app.config["KBT_MIN_SESSIONS"],
+    )  # fmt: skip
+    if file_format == "pdf":
+        data = exports.quarterly_pdf(report)
+    else:
+        with printing.in_print_language():  # the report is sent in Swedish, as the PDF
+            data = exports.quarterly_csv(report).encode("utf-8")
+    journal_service.record_export(
+        None, report.patient_ids, f"quarterly:{year}Q{quarter}", "report-quarterly"
+    )
+    db.session.commit()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        with open(output, "wb") as file:
+            file.write(data)
+        click.echo(f"Wrote {output} ({len(report.units)} units, {report.label}).", err=True)
+
+
 APP_COMMANDS = (
     init_command,
     create_unit_command,
@@ -317,6 +380,7 @@ APP_COMMANDS = (
     verify_journal_command,
     import_certificates_command,
     refresh_sick_leave_command,
+    report_group,
 )
 
 

@@ -114,6 +114,9 @@ class Config:
     #: A KBT treatment counts as completed in the reports under the state agreements only with
     #: at least this many sessions (the 2011 agreement's criterion; regions used 10–15).
     KBT_MIN_SESSIONS = 10
+    #: Kronor per reimbursable employer or Arbetsförmedlingen contact in the quarterly report
+    #: (3 000 kr under the 2017 agreement, seed 002); the report page can try another.
+    REIMBURSEMENT_RATE = 3000
 
     #: Password given to the demo users by ``coordinator demo-data``. Empty: one is generated
     #: and printed once.
@@ -141,6 +144,7 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_MILESTONE_NOTICE_DAYS": ("MILESTONE_NOTICE_DAYS", _int),
     "COORDINATOR_CONSENT_EXPIRY_NOTICE_DAYS": ("CONSENT_EXPIRY_NOTICE_DAYS", _int),
     "COORDINATOR_KBT_MIN_SESSIONS": ("KBT_MIN_SESSIONS", _int),
+    "COORDINATOR_REIMBURSEMENT_RATE": ("REIMBURSEMENT_RATE", _int),
 }
 
 #: The environment variable that moves the instance folder.
@@ -204,6 +208,8 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
         raise ConfigurationError("CONSENT_EXPIRY_NOTICE_DAYS must be between 0 and 365.")
     if not 1 <= settings["KBT_MIN_SESSIONS"] <= 100:
         raise ConfigurationError("KBT_MIN_SESSIONS must be between 1 and 100.")
+    if not 0 <= settings["REIMBURSEMENT_RATE"] <= 100_000:
+        raise ConfigurationError("REIMBURSEMENT_RATE must be between 0 and 100000 (kronor).")
 
 
 def check_secret_key(key: str, instance: Path) -> None:

@@ -22,6 +22,7 @@ _ENTRIES = (
     ("home.index", _l("Start"), "home."),
     ("patients.index", _l("Patients"), "patients."),
     ("contacts.directory_index", _l("Directory"), "contacts.directory_"),
+    ("reports.caseload", _l("Reports"), "reports."),
     ("consents.statistics", _l("Consent statistics"), "consents.statistics"),
     ("admin.users", _l("Users"), "admin.user"),
     ("admin.units", _l("Care units"), "admin.unit"),

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -13,6 +14,7 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import (
+    Date,
     Integer,
     LargeBinary,
     String,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     column,
     insert,
     inspect,
+    select,
     table,
     text,
     update,
@@ -134,8 +137,34 @@ def _patient_in_old_schema(
     patient_id = db.session.execute(
         insert(_OLD_PATIENTS).values(values).returning(_OLD_PATIENTS.c.id)
     ).scalar_one()
-    CaseFactory(patient_id=patient_id, unit_id=unit.id)
+    _case_in_old_schema(patient_id, unit.id)
     return Patient(id=patient_id, uid=uid, unit_id=unit.id)
+
+
+#: The coordination cases table as revisions 0003 to 0006 have it (no ``activated_at``).
+_OLD_CASES = table(
+    "coordination_cases",
+    column("id", Integer),
+    column("uid", Uuid),
+    column("patient_id", Integer),
+    column("unit_id", Integer),
+    column("status", String),
+    column("opened_at", UTCDateTime),
+    column("screening_decision", String),
+    column("screened_at", UTCDateTime),
+    column("closed_on", Date),
+    column("outcome", String),
+    column("version", Integer),
+)
+
+
+def _case_in_old_schema(patient_id: int, unit_id: int, **values: Any) -> int:
+    """A coordination case written with plain SQL (the model has columns 0003–0006 lack)."""
+    row = {"uid": uuid.uuid4(), "patient_id": patient_id, "unit_id": unit_id, "status": "new",
+           "opened_at": clock.now(), "version": 1, **values}  # fmt: skip
+    return int(db.session.execute(
+        insert(_OLD_CASES).values(row).returning(_OLD_CASES.c.id)
+    ).scalar_one())  # fmt: skip
 
 
 def _opened(table_name: str, column_name: str, uid: uuid.UUID, sealed: bytes | None) -> str | None:
@@ -403,3 +432,40 @@ def test_0006_lets_only_key_rotation_rewrite_a_contact(empty_app: Flask) -> None
             for name, sealed in (("notes", row.notes), ("next_step", row.next_step))
         ] == ["Chefen ringde om arbetstider.", "Ring tillbaka."]
         assert contact_id == db.session.execute(text("SELECT id FROM contact_events")).scalar_one()
+
+
+def test_0007_dates_the_activation_of_cases_that_were_offered_and_went_on(
+    empty_app: Flask,
+) -> None:
+    """Cases offered coordination and then active, or closed with another outcome than a
+    refusal, get the screening time as activation time; the others stay without one."""
+    screened = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    with empty_app.app_context():
+        upgrade(revision="0006")
+        unit = UnitFactory()
+        patient_id = _patient_in_old_schema(unit, "194107086995").id
+        offer = {"screening_decision": "offer", "screened_at": screened}
+        closed = {"status": "closed", "closed_on": date(2026, 5, 1)}
+        ids = {
+            "active": _case_in_old_schema(patient_id, unit.id, status="active", **offer),
+            "returned": _case_in_old_schema(
+                patient_id, unit.id, **closed, outcome="returned_full_time", **offer
+            ),
+            "declined": _case_in_old_schema(
+                patient_id, unit.id, **closed, outcome="declined", **offer
+            ),
+            "offered": _case_in_old_schema(patient_id, unit.id, status="offered", **offer),
+            "not_needed": _case_in_old_schema(
+                patient_id, unit.id, screening_decision="not_needed", screened_at=screened
+            ),
+        }
+        db.session.commit()
+
+        upgrade(revision="0007")
+
+        cases = table("coordination_cases", column("id", Integer),
+                      column("activated_at", UTCDateTime))  # fmt: skip
+        activated = dict(db.session.execute(select(cases.c.id, cases.c.activated_at)).all())
+        expected = {"active": screened, "returned": screened, "declined": None,
+                    "offered": None, "not_needed": None}  # fmt: skip
+        assert {name: activated[case_id] for name, case_id in ids.items()} == expected

@@ -100,31 +100,41 @@ def records_by_patient(
     return grouped
 
 
-@today.provider
-def consents_expiring(context: today.Context) -> Iterable[today.Group]:
-    """Consents that end within the notice period and have not been renewed."""
-    notice = current_app.config["CONSENT_EXPIRY_NOTICE_DAYS"]
-    horizon = context.today + timedelta(days=notice)
-    in_queue = sorted({row.patient_id for row in context.rows})
-    if not in_queue:
-        return
+def expiring(patient_ids: Iterable[int], day: date, notice: int) -> list[tuple[date, int, str]]:
+    """Consents of ``patient_ids`` that end within ``notice`` days of ``day`` and have not
+    been renewed: (end date, patient id, what ends), soonest first."""
+    horizon = day + timedelta(days=notice)
+    wanted = sorted(set(patient_ids))
+    if not wanted:
+        return []
     # Only patients with a consent ending soon are read in full (a renewal may supersede it).
     candidates = db.session.scalars(
         select(Consent.patient_id).where(
-            Consent.patient_id.in_(in_queue),
+            Consent.patient_id.in_(wanted),
             Consent.answer == ConsentAnswer.GIVEN,
-            Consent.valid_until.between(context.today, horizon),
+            Consent.valid_until.between(day, horizon),
         )
     ).all()
     items: list[tuple[date, int, str]] = []
     for patient_id, records in records_by_patient(candidates).items():
-        for state in states(records, context.today, notice):
+        for state in states(records, day, notice):
             consent = state.decision.consent
             if state.expires_soon and consent is not None and consent.valid_until is not None:
                 note = _l("%(kind)s ends %(date)s", kind=str(state.decision.recipient),
                           date=consent.valid_until.isoformat())  # fmt: skip
                 items.append((consent.valid_until, patient_id, str(note)))
     items.sort()
+    return items
+
+
+@today.provider
+def consents_expiring(context: today.Context) -> Iterable[today.Group]:
+    """Consents that end within the notice period and have not been renewed."""
+    notice = current_app.config["CONSENT_EXPIRY_NOTICE_DAYS"]
+    in_queue = [row.patient_id for row in context.rows]
+    if not in_queue:
+        return
+    items = expiring(in_queue, context.today, notice)
     yield today.Group(
         "consents-expiring",
         str(_l("Consents ending within %(n)d days", n=notice)),

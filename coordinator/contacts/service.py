@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -267,10 +268,20 @@ def _lower(label: object) -> LazyString:
 # -- Reimbursement under the state agreement ---------------------------------------------------
 
 
+class Condition(StrEnum):
+    """The reimbursement rule's conditions (the quarterly report counts failures by them)."""
+
+    ACTOR = "actor"
+    INITIATED_BY_CARE = "initiated_by_care"
+    CONSENT = "consent"
+    TREATMENT = "treatment"
+
+
 @dataclass(frozen=True)
 class Criterion:
     """One condition of the reimbursement rule, met or not, in words for the user."""
 
+    condition: Condition
     is_met: bool
     text: str
 
@@ -282,6 +293,10 @@ class Reimbursement:
     @property
     def counts(self) -> bool:
         return all(criterion.is_met for criterion in self.criteria)
+
+    @property
+    def failed(self) -> list[Criterion]:
+        return [criterion for criterion in self.criteria if not criterion.is_met]
 
 
 def reimbursement(
@@ -307,19 +322,19 @@ def reimbursement(
     care_started = contact.initiated_by is Initiator.CARE
     treated = contact.case_id in treated_cases
     return Reimbursement((
-        Criterion(actor_met, str(
+        Criterion(Condition.ACTOR, actor_met, str(
             _l("With an employer or Arbetsförmedlingen.") if actor_met else
             _l("Only contacts with an employer or Arbetsförmedlingen count; this was %(type)s.",
                type=organisation.type.label))),
-        Criterion(care_started, str(
+        Criterion(Condition.INITIATED_BY_CARE, care_started, str(
             _l("Initiated by the care unit.") if care_started else
             _l("Initiated by %(who)s; only contacts the care unit initiated count.",
                who=contact.initiated_by.label.lower()))),
-        Criterion(decision is not None and decision.allowed, str(
+        Criterion(Condition.CONSENT, decision is not None and decision.allowed, str(
             _l("With the patient's consent.") if decision is not None and decision.allowed else
             _l("No consent: %(why)s", why=decision.message) if decision is not None else
             _l("No consent can cover a contact of this kind."))),
-        Criterion(treated, str(
+        Criterion(Condition.TREATMENT, treated, str(
             _l("The case has a treatment under the agreement.") if treated else
             _l("No treatment under the agreement is recorded in the case."))),
     ))  # fmt: skip

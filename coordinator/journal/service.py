@@ -12,7 +12,7 @@ or neither does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import has_request_context
@@ -95,6 +95,33 @@ def record_accesses(
 ) -> None:
     """Log an access to each of ``patients`` (one append for the lot)."""
     _append_accesses([_access_entry(actor, p, action, object_type, p.uid.hex) for p in patients])
+
+
+def record_export(
+    actor: Actor | None, patient_ids: Iterable[int], report: str, command: str = ""
+) -> int:
+    """Log an export of figures computed from ``patient_ids``' data: one EXPORT entry per
+    patient (a small count can point someone out, so each counted patient's log shows it).
+    Without an actor it is a system command, which names itself (``command``) instead of a
+    user. Returns the number of entries."""
+    now = clock.now()
+    entries = [
+        AccessLogEntry(
+            at=now,
+            user_id=actor.user.id if actor else None,
+            unit_id=actor.unit.id if actor and actor.unit else None,
+            role=actor.role if actor else None,
+            patient_id=patient_id,
+            action=AccessAction.EXPORT,
+            object_type="report",
+            object_id=report,
+            request_id=(actor.request_id or "-") if actor else f"command:{command}",
+        )
+        for patient_id in sorted(set(patient_ids))
+    ]
+    if entries:
+        _append_accesses(entries)
+    return len(entries)
 
 
 def _append_accesses(entries: list[AccessLogEntry]) -> None:

@@ -128,9 +128,10 @@ def open_case(actor: Actor, patient: Patient, coordinator_id: int | None) -> Coo
 
 
 def _open_case_for_change(
-    actor: Actor, patient: Patient, expected_version: int | None
+    actor: Actor, patient: Patient, expected_version: int | None, *, may_manage: bool = False
 ) -> CoordinationCase:
-    require_coordinator(actor)
+    if not (may_manage and actor.role is Role.MANAGER):
+        require_coordinator(actor)
     case = current_case(patient)
     if case is None or not case.status.is_open:
         raise CaseClosed()
@@ -203,6 +204,7 @@ def activate(
         actor, patient, Recipient(ConsentKind.COORDINATION), clock.today(), "case_activation"
     )
     case.status = CaseStatus.ACTIVE
+    case.activated_at = clock.now()
     _take_if_unassigned(actor, case)
     _changed(actor, patient, case)
     journal.record_event(
@@ -240,8 +242,10 @@ def set_follow_up(
 def transfer(
     actor: Actor, patient: Patient, to_user_id: int, expected_version: int | None = None
 ) -> CoordinationCase:
-    """Hand the case to another coordinator of the unit (or take an unassigned one)."""
-    case = _open_case_for_change(actor, patient, expected_version)
+    """Hand the case to another coordinator of the unit (or take an unassigned one).
+
+    Managers may do it too: distributing the caseload is theirs (the caseload review)."""
+    case = _open_case_for_change(actor, patient, expected_version, may_manage=True)
     if to_user_id not in {user.id for user in unit_coordinators(case.unit_id)}:
         raise InvalidField("coordinator", _l("Choose a coordinator who works in this unit."))
     if case.coordinator_id == to_user_id:

@@ -269,6 +269,9 @@ class CoordinationCase(EncryptedRow, Model):
     )
     screening_reason = Encrypted(str, nullable=True)
     screened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When coordination began (the case became active): the indicators count active cases
+    #: at a past date from it.
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Next date the coordinator has set to follow the case up (*bevakning*).
     follow_up_on: Mapped[date | None] = mapped_column(Date)
     closed_on: Mapped[date | None] = mapped_column(Date)

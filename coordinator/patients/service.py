@@ -221,6 +221,15 @@ def gender_of(patient: Patient) -> Gender:
     return Gender.MAN if identity_of(patient).is_male else Gender.WOMAN
 
 
+def gender_from(stated_gender: str | None, personnummer: str) -> Gender:
+    """:func:`gender_of` from the two stored values, for statistics that open thousands of
+    rows without loading patients (the stored number is valid and in its 12-digit form: the
+    ninth digit of the ten, odd for men, is its eleventh)."""
+    if stated_gender:
+        return Gender(stated_gender)
+    return Gender.MAN if int(personnummer[10]) % 2 else Gender.WOMAN
+
+
 FIELD_LABELS = {
     "first_name": _l("Given name"),
     "last_name": _l("Family name"),

@@ -99,6 +99,17 @@ class TreatmentKind(Labelled):
     EMDR = "emdr"
     OTHER_PSYCHOLOGICAL = "other_psychological"
 
+    @property
+    def is_pain(self) -> bool:
+        """A treatment of long-term pain; the others treat mental ill-health."""
+        return self in _PAIN_TREATMENTS
+
+
+_PAIN_TREATMENTS = frozenset({
+    TreatmentKind.MMR1, TreatmentKind.MMR2, TreatmentKind.BEHAVIOURAL_MEDICINE,
+    TreatmentKind.PHYSIOTHERAPY_TRAINING, TreatmentKind.OTHER_PAIN,
+})  # fmt: skip
+
 
 class TreatmentProvider(Labelled):
     OWN_UNIT = "own_unit"

@@ -1,0 +1,344 @@
+"""The quarterly report under the state agreement on the rehabilitation guarantee.
+
+The regions reported to Försäkringskassan each quarter: *completed* treatments per category,
+by gender and by public or private provider, per 1000 inhabitants aged 16–67; and the
+employer and Arbetsförmedlingen contacts that qualified for payment (seed 002). They were
+under-reported because registration was manual, late or done by someone else. Here the
+figures come from the treatments and contacts coordinators record, and the reconciliation
+list shows what was recorded but does not count yet — so it can be fixed before the report
+is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from coordinator import clock
+from coordinator.access import Actor
+from coordinator.auth.models import CareUnit, ProviderType
+from coordinator.consents.queries import records_by_patient
+from coordinator.contacts.models import ContactEvent, Organisation, OrganisationType
+from coordinator.contacts.service import Condition, reimbursement
+from coordinator.errors import InvalidField
+from coordinator.extensions import db
+from coordinator.journal import service as journal
+from coordinator.journal.models import AccessAction
+from coordinator.patients.models import Gender, Patient
+from coordinator.patients.service import gender_of
+from coordinator.plans.models import Treatment, TreatmentKind
+from coordinator.reports.settings import populations
+
+#: Payment per qualifying contact under the 2017 agreement (seed 002), in kronor.
+DEFAULT_RATE = 3000
+#: The contacts the agreement paid for, in report order.
+PAID_TYPES = (OrganisationType.EMPLOYER, OrganisationType.EMPLOYMENT_SERVICE)
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date]:
+    """First and last day of a calendar quarter."""
+    if not 1 <= quarter <= 4:
+        raise InvalidField("quarter", _l("A quarter is 1, 2, 3 or 4."))
+    if not 2000 <= year <= 2100:
+        raise InvalidField("year", _l("Give a year from 2000 to 2100."))
+    first = date(year, 3 * quarter - 2, 1)
+    following = date(year + (quarter == 4), 1 if quarter == 4 else 3 * quarter + 1, 1)
+    return first, following - timedelta(days=1)
+
+
+def quarter_of(day: date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3 + 1
+
+
+def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    """The instants from ``start``'s local midnight up to (not including) the day after
+    ``end``: what "recorded in the quarter" means in Sweden."""
+    return (
+        datetime.combine(start, time.min, clock.LOCAL_ZONE),
+        datetime.combine(end + timedelta(days=1), time.min, clock.LOCAL_ZONE),
+    )
+
+
+def _local_day(at: datetime) -> date:
+    return at.astimezone(clock.LOCAL_ZONE).date()
+
+
+@dataclass
+class TreatmentRow:
+    kind: TreatmentKind
+    women: int = 0
+    men: int = 0
+    other: int = 0
+    public: int = 0
+    private: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.public + self.private
+
+
+@dataclass
+class ContactRow:
+    type: OrganisationType
+    rate: int
+    reimbursable: int = 0
+    not_reimbursable: int = 0
+    #: Of those not reimbursable, how many fail each condition (a contact can fail several).
+    no_consent: int = 0
+    initiated_externally: int = 0
+    no_treatment: int = 0
+
+    @property
+    def amount(self) -> int:
+        return self.reimbursable * self.rate
+
+
+@dataclass
+class UnitFigures:
+    unit: CareUnit
+    pain: int = 0
+    mental: int = 0
+    employer: int = 0
+    employment_service: int = 0
+    rate: int = DEFAULT_RATE
+    population: int | None = None
+
+    @property
+    def treatments(self) -> int:
+        return self.pain + self.mental
+
+    @property
+    def amount(self) -> int:
+        return (self.employer + self.employment_service) * self.rate
+
+    @property
+    def per_thousand(self) -> Decimal | None:
+        return per_thousand(self.treatments, self.population)
+
+
+def per_thousand(count: int, population: int | None) -> Decimal | None:
+    if not population:
+        return None
+    rate = Decimal(count) * 1000 / Decimal(population)
+    return rate.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class ReconciliationItem:
+    """Something recorded in the quarter that does not count (yet), and why."""
+
+    unit_id: int
+    patient_id: int
+    on: date
+    #: "contact" or "treatment".
+    kind: str
+    #: The contact's or treatment's id.
+    id: int
+    what: str
+    reasons: list[str]
+
+
+@dataclass
+class QuarterlyReport:
+    year: int
+    quarter: int
+    start: date
+    end: date
+    units: list[CareUnit]
+    rate: int
+    treatments: list[TreatmentRow]
+    contacts: list[ContactRow]
+    per_unit: list[UnitFigures]
+    reconciliation: list[ReconciliationItem]
+    #: The patients whose treatments or contacts are counted (an export logs each of them).
+    patient_ids: set[int] = field(default_factory=set)
+
+    @property
+    def amount(self) -> int:
+        return sum(row.amount for row in self.contacts)
+
+    @property
+    def treatments_total(self) -> int:
+        return sum(row.total for row in self.treatments)
+
+    @property
+    def population(self) -> int | None:
+        """The units' summed population, when every unit has one."""
+        figures = [unit.population for unit in self.per_unit]
+        return sum(figures) if figures and None not in figures else None  # type: ignore[arg-type]
+
+    @property
+    def per_thousand(self) -> Decimal | None:
+        return per_thousand(self.treatments_total, self.population)
+
+    @property
+    def label(self) -> str:
+        return f"{self.year} Q{self.quarter}"
+
+
+def quarterly_report(
+    units: Sequence[CareUnit],
+    year: int,
+    quarter: int,
+    rate: int = DEFAULT_RATE,
+    kbt_min_sessions: int = 10,
+) -> QuarterlyReport:
+    """The report for ``units`` and one quarter."""
+    start, end = quarter_bounds(year, quarter)
+    unit_ids = [unit.id for unit in units]
+    population = populations(unit_ids)
+    per_unit = {unit.id: UnitFigures(unit, rate=rate, population=population.get(unit.id))
+                for unit in units}  # fmt: skip
+    report = QuarterlyReport(
+        year, quarter, start, end, list(units), rate,
+        treatments=[TreatmentRow(kind) for kind in TreatmentKind],
+        contacts=[ContactRow(kind, rate) for kind in PAID_TYPES],
+        per_unit=list(per_unit.values()), reconciliation=[],
+    )  # fmt: skip
+    _count_treatments(report, per_unit, unit_ids, kbt_min_sessions)
+    _count_contacts(report, per_unit, unit_ids)
+    report.reconciliation.sort(key=lambda item: (item.on, item.kind, item.id))
+    return report
+
+
+def _count_treatments(
+    report: QuarterlyReport,
+    per_unit: dict[int, UnitFigures],
+    unit_ids: list[int],
+    kbt_min_sessions: int,
+) -> None:
+    start, end = report.start, report.end
+    since, until = _utc_bounds(start, end)
+    treatments = db.session.scalars(
+        select(Treatment)
+        .where(
+            Treatment.unit_id.in_(unit_ids),
+            or_(
+                Treatment.completed_on.between(start, end),
+                Treatment.started_on.between(start, end),
+                Treatment.created_at.between(since, until - timedelta(microseconds=1)),
+            ),
+        )
+        .order_by(Treatment.id)
+    ).all()
+    patients = _patients({treatment.patient_id for treatment in treatments})
+    by_kind = {row.kind: row for row in report.treatments}
+    for treatment in treatments:
+        kind = treatment.treatment
+        done = treatment.completed_on
+        if (
+            done is not None
+            and start <= done <= end
+            and treatment.counts_as_completed(kbt_min_sessions)
+        ):
+            row = by_kind[kind]
+            gender = gender_of(patients[treatment.patient_id])
+            if gender is Gender.WOMAN:
+                row.women += 1
+            elif gender is Gender.MAN:
+                row.men += 1
+            else:
+                row.other += 1
+            if treatment.provider_type is ProviderType.PUBLIC:
+                row.public += 1
+            else:
+                row.private += 1
+            figures = per_unit[treatment.unit_id]
+            if kind.is_pain:
+                figures.pain += 1
+            else:
+                figures.mental += 1
+            report.patient_ids.add(treatment.patient_id)
+            continue
+        reasons = _treatment_gaps(treatment, start, end, kbt_min_sessions)
+        if reasons:
+            report.reconciliation.append(ReconciliationItem(
+                treatment.unit_id, treatment.patient_id,
+                done or treatment.started_on or _local_day(treatment.created_at),
+                "treatment", treatment.id, kind.label, reasons,
+            ))  # fmt: skip
+
+
+def _treatment_gaps(treatment: Treatment, start: date, end: date, kbt_min: int) -> list[str]:
+    """Why a treatment of the quarter does not count in it; empty when nothing is missing
+    (completed after the quarter: it counts in its own)."""
+    done = treatment.completed_on
+    if done is None:
+        return [str(_l("No completion date."))]
+    if done > end:
+        return []
+    if done < start:
+        year, quarter = quarter_of(done)
+        return [str(_l("Completed %(date)s: it counts in %(year)d Q%(quarter)d, which may "
+                       "already have been reported.", date=done.isoformat(), year=year,
+                       quarter=quarter))]  # fmt: skip
+    sessions = treatment.sessions
+    return [str(_l("KBT counts from %(min)d sessions; %(n)d recorded.", min=kbt_min,
+                   n=sessions or 0))]  # fmt: skip
+
+
+def _patients(ids: Iterable[int]) -> dict[int, Patient]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(wanted)))}
+
+
+def _count_contacts(
+    report: QuarterlyReport, per_unit: dict[int, UnitFigures], unit_ids: list[int]
+) -> None:
+    since, until = _utc_bounds(report.start, report.end)
+    contacts = db.session.scalars(
+        select(ContactEvent)
+        .join(Organisation, Organisation.id == ContactEvent.organisation_id)
+        .where(
+            ContactEvent.unit_id.in_(unit_ids),
+            ContactEvent.occurred_at >= since,
+            ContactEvent.occurred_at < until,
+            Organisation.type.in_(PAID_TYPES),
+        )
+        .options(selectinload(ContactEvent.organisation))
+        .order_by(ContactEvent.occurred_at, ContactEvent.id)
+    ).all()
+    consent_records = records_by_patient(contact.patient_id for contact in contacts)
+    case_ids = sorted({contact.case_id for contact in contacts})
+    treated = set(
+        db.session.scalars(select(Treatment.case_id).where(Treatment.case_id.in_(case_ids)))
+    ) if case_ids else set()  # fmt: skip
+    by_type = {row.type: row for row in report.contacts}
+    for contact in contacts:
+        judged = reimbursement(contact, consent_records.get(contact.patient_id, []), treated)
+        row = by_type[contact.organisation.type]
+        report.patient_ids.add(contact.patient_id)
+        if judged.counts:
+            row.reimbursable += 1
+            figures = per_unit[contact.unit_id]
+            if row.type is OrganisationType.EMPLOYER:
+                figures.employer += 1
+            else:
+                figures.employment_service += 1
+            continue
+        row.not_reimbursable += 1
+        failed = {criterion.condition for criterion in judged.failed}
+        row.no_consent += Condition.CONSENT in failed
+        row.initiated_externally += Condition.INITIATED_BY_CARE in failed
+        row.no_treatment += Condition.TREATMENT in failed
+        report.reconciliation.append(ReconciliationItem(
+            contact.unit_id, contact.patient_id, _local_day(contact.occurred_at), "contact",
+            contact.id, f"{contact.kind.label}: {contact.organisation.name}",
+            [criterion.text for criterion in judged.failed],
+        ))  # fmt: skip
+
+
+def reconciliation_patients(actor: Actor, report: QuarterlyReport) -> dict[int, Patient]:
+    """The patients the reconciliation list names, logged as read (the list shows who)."""
+    patients = _patients(item.patient_id for item in report.reconciliation)
+    if patients:
+        journal.record_accesses(actor, list(patients.values()), AccessAction.READ, "report")
+    return patients
