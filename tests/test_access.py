@@ -110,6 +110,26 @@ ROUTES: dict[str, Route] = {
         "GET", "/patients/{patient}/disclosures/new", frozenset({COORDINATOR})
     ),
     "consents.statistics": Route("GET", "/consents/statistics", frozenset({MANAGER})),
+    "reports.index": Route("GET", "/reports/", frozenset({MANAGER}), 302),
+    "reports.caseload": Route("GET", "/reports/caseload", frozenset({MANAGER})),
+    # The drill-down is the current unit's (A): unit B's patients are not found from it.
+    "reports.caseload_patients": Route(
+        "GET", "/reports/caseload/patients?unit={unit}&measure=open", frozenset({MANAGER}), 404
+    ),
+    # An empty form: back to the review with the message.
+    "reports.caseload_reassign": Route(
+        "POST", "/reports/caseload/reassign", frozenset({MANAGER}), 302
+    ),
+    "reports.sick_leave": Route("GET", "/reports/statistics", frozenset({MANAGER})),
+    "reports.sick_leave_csv": Route(
+        "GET", "/reports/statistics.csv?table=gender", frozenset({MANAGER})
+    ),
+    "reports.quarter": Route("GET", "/reports/quarterly", frozenset({MANAGER})),
+    "reports.quarter_csv": Route("GET", "/reports/quarterly.csv", frozenset({MANAGER})),
+    "reports.quarter_pdf": Route("GET", "/reports/quarterly.pdf", frozenset({MANAGER})),
+    "reports.indicator_table": Route("GET", "/reports/indicators", frozenset({MANAGER})),
+    "reports.save_targets": Route("POST", "/reports/indicators/targets", frozenset({MANAGER}), 302),
+    "reports.save_population": Route("POST", "/reports/population", frozenset({MANAGER}), 302),
     # Tolvan's case is new, not active: mapping and planning are refused until it is.
     "plans.edit_mapping": Route(
         "GET", "/patients/{patient}/mapping", frozenset({COORDINATOR}), 409
@@ -305,5 +325,11 @@ def test_the_menu_offers_each_role_only_what_it_may_open(
         return re.findall(r">([^<]+)</a>", nav)
 
     assert menu(coordinator_client) == ["Start", "Patienter", "Katalog"]
-    assert menu(manager_client) == ["Start", "Patienter", "Katalog", "Samtyckesstatistik"]
+    assert menu(manager_client) == [
+        "Start",
+        "Patienter",
+        "Katalog",
+        "Rapporter",
+        "Samtyckesstatistik",
+    ]
     assert menu(admin_client) == ["Start", "Användare", "Vårdenheter"]

@@ -70,7 +70,7 @@ def _certificate_rows(unit_ids: Sequence[int], start: date, end: date, gap: int)
                 Certificate.degree,
                 Certificate._diagnosis_code_sealed,  # type: ignore[attr-defined]
                 Certificate._doctor_sealed,  # type: ignore[attr-defined]
-            ).where(Certificate.patient_id.in_(candidates), Certificate.start_on <= end)
+            ).where(Certificate.patient_id.in_(candidates), Certificate.start_on <= end + near)
         )
     )
 
@@ -146,10 +146,11 @@ def _episode(
     details: bool,
 ) -> Episode:
     day = min(end, case.end)
-    degree = case.degree_on(day)
+    certificate = _in_force(case, day, by_id)
+    # On a day in a gap between two certificates, the one in force is the last started.
+    degree = case.degree_on(day) or certificate.degree
     diagnosis = doctor = None
     if details:
-        certificate = _in_force(case, day, by_id)
         uid = certificate.uid.hex
         diagnosis = Certificate.diagnosis_code.decrypt(
             uid, certificate._diagnosis_code_sealed, keyring
@@ -162,7 +163,7 @@ def _episode(
         case=case,
         reference_day=day,
         length=case.covered_days(day),
-        degree=degree if degree is not None else case.periods[-1].degree,
+        degree=degree,
         gender=gender,
         diagnosis=diagnosis,
         doctor=doctor,

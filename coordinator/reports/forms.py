@@ -73,13 +73,14 @@ class MonthForm(_Query):
 
 class QuarterForm(_Query):
     year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(2000, 2100)])
-    quarter = SelectField(
-        _l("Quarter"), choices=[("1", "Q1"), ("2", "Q2"), ("3", "Q3"), ("4", "Q4")],
-        validators=[Optional()],
-    )  # fmt: skip
+    quarter = SelectField(_l("Quarter"), validators=[Optional()])
     rate = IntegerField(
         _l("Amount per contact (kr)"), validators=[Optional(), NumberRange(0, 100_000)]
     )
+
+    def __init__(self, units: list[CareUnit], *args: Any, **kwargs: Any) -> None:
+        super().__init__(units, *args, **kwargs)
+        self.quarter.choices = [(str(n), f"Q{n}") for n in range(1, 5)]
 
 
 class ReassignForm(FlaskForm):
