@@ -51,7 +51,7 @@ from coordinator.patients.models import CoordinationCase, Patient
 from tests.conftest import make_app
 from tests.crypto.support import actor_for
 from tests.databases import DatabaseFactory
-from tests.factories import CaseFactory, PatientFactory, UnitFactory, UserFactory
+from tests.factories import PatientFactory, UnitFactory, UserFactory
 
 
 @pytest.fixture
