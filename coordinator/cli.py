@@ -307,7 +307,6 @@ def run_command(host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
-#: Commands that need a working app; also offered as ``flask --app coordinator <command>``.
 @click.group("report")
 def report_group() -> None:
     """Reports for scheduling: written to a file or standard output."""
@@ -371,6 +370,7 @@ def report_quarterly_command(
         click.echo(f"Wrote {output} ({len(report.units)} units, {report.label}).", err=True)
 
 
+#: Commands that need a working app; also offered as ``flask --app coordinator <command>``.
 APP_COMMANDS = (
     init_command,
     create_unit_command,

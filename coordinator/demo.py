@@ -19,6 +19,7 @@ from coordinator.auth import service as auth_service
 from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.roles import Role
 from coordinator.patients.service import PatientDetails
+from coordinator.reports import settings as reports_settings
 
 UNITS = (
     admin_service.UnitDetails(
@@ -113,6 +114,10 @@ def new_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+#: Inhabitants aged 16–67 in each demo unit's area (fictitious, of a small town's size).
+POPULATIONS = (14_200, 9_600)
+
+
 def load(password: str) -> None:
     """Create the demo units, their staff (all with ``password``, no second factor) and their
     caseloads: the hand-written patients, then the generated ones."""
@@ -131,6 +136,14 @@ def load(password: str) -> None:
         for number, story in enumerate(demo_caseload.caseloads()[index]):
             coordinator = coordinators[number % len(coordinators)]
             demo_caseload.enact(_actor(coordinator, unit), story, coordinators)
+    manager = next(user for user in users if user.role is Role.MANAGER)
+    for unit, population in zip(units, POPULATIONS, strict=True):
+        # The quarterly report's rate per 1000 inhabitants aged 16–67 of the unit's area.
+        reports_settings.set_population(
+            Actor(user=manager, role=Role.MANAGER, unit=unit, request_id="cli:demo-data"),
+            unit.id,
+            population,
+        )
 
 
 def _create_user(demo: DemoUser, password: str, units: list[CareUnit]) -> User:

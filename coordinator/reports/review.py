@@ -94,11 +94,46 @@ class CoordinatorRow:
         self.meetings.update(other.meetings)
 
 
+@dataclass(frozen=True)
+class BreakdownLine:
+    """One line of the month's breakdown: an outcome, a kind of actor contacted, or a
+    meeting, with a count per coordinator row."""
+
+    key: str
+    label: str
+    counts: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
 @dataclass
 class UnitReview:
     unit: CareUnit
     rows: list[CoordinatorRow]
     total: CoordinatorRow
+
+    @property
+    def month_breakdown(self) -> list[BreakdownLine]:
+        """Closed cases by outcome, contacts by actor and the meetings held this month, per
+        coordinator — the lines with something to count."""
+        lines = [
+            BreakdownLine(f"outcome:{outcome.value}", str(_l("Closed: %(outcome)s",
+                          outcome=outcome.label)), [row.outcomes[outcome] for row in self.rows])
+            for outcome in CaseOutcome
+        ]  # fmt: skip
+        lines += [
+            BreakdownLine(f"contacts:{kind.value}", str(_l("Contacts: %(actor)s",
+                          actor=kind.label)), [row.contacts[kind] for row in self.rows])
+            for kind in OrganisationType
+        ]  # fmt: skip
+        lines += [
+            BreakdownLine(f"meeting:{kind.value}", kind.label,
+                          [row.meetings[kind] for row in self.rows])
+            for kind in MEETINGS
+        ]  # fmt: skip
+        return [line for line in lines if line.total]
 
 
 def month_bounds(month: date) -> tuple[date, date]:
@@ -193,7 +228,7 @@ def review_unit(unit: CareUnit, month: date, today: date) -> UnitReview:
     for case in found:
         cells = row_of(case.coordinator_id).cells
         patient = case.patient_id
-        if case.opened_at.astimezone(clock.LOCAL_ZONE).date() >= first:
+        if first <= case.opened_at.astimezone(clock.LOCAL_ZONE).date() <= last:
             cells[ReviewMeasure.NEW].add(patient)
         if case.status is CaseStatus.CLOSED:
             if case.closed_on is not None and first <= case.closed_on <= last:

@@ -38,10 +38,16 @@ class TableRow:
     women: int = 0
     men: int = 0
     other: int = 0
+    #: A shorter label for the chart, where there is less room.
+    short_label: str = ""
 
     @property
     def total(self) -> int:
         return self.women + self.men + self.other
+
+    @property
+    def chart_label(self) -> str:
+        return self.short_label or self.label
 
     def _share(self, part: int) -> int | None:
         return round(100 * part / self.total) if self.total else None
@@ -117,18 +123,20 @@ def _agreement_key(episode: Episode) -> str:
     return group.value if group is not None else OTHER_KEY
 
 
+def _chapter_row(code: str | None) -> TableRow:
+    try:
+        chapter = chapter_of(code or "")
+    except (UnknownDiagnosis, ValueError):
+        return TableRow(NONE_KEY, str(_l("No valid code")))
+    span = f"{chapter.roman} {chapter.first}–{chapter.last}"
+    return TableRow(chapter.roman, f"{span} {chapter.title}", short_label=span)
+
+
 def _chapter_table(found: Sequence[Episode]) -> Table:
     rows: dict[str, TableRow] = {}
     for episode in found:
-        try:
-            chapter = chapter_of(episode.diagnosis or "")
-            key, label = (
-                chapter.roman,
-                f"{chapter.roman} {chapter.first}–{chapter.last} {chapter.title}",
-            )
-        except (UnknownDiagnosis, ValueError):
-            key, label = NONE_KEY, str(_l("No valid code"))
-        rows.setdefault(key, TableRow(key, label)).add(episode.gender)
+        row = _chapter_row(episode.diagnosis)
+        rows.setdefault(row.key, row).add(episode.gender)
     order = {chapter.roman: chapter.number for chapter in CHAPTERS}
     ordered = sorted(rows.values(), key=lambda row: order.get(row.key, len(order) + 1))
     return Table("chapter", str(_l("ICD-10 chapter")), ordered)
