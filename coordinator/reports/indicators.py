@@ -99,21 +99,24 @@ def _local(at: datetime) -> date:
 
 
 def _current_plans(unit_id: int, day: date) -> dict[int, int]:
-    """Plan id → case id of the unit's plans in force on ``day``: first agreed by then and not
-    ended by then."""
+    """Plan id → case id of the unit's plans in force on ``day``: first agreed by then, and
+    neither the plan nor its case ended by then."""
     first_agreed = (
         select(PlanVersion.plan_id, func.min(PlanVersion.agreed_on).label("agreed_on"))
         .where(PlanVersion.agreed_on.is_not(None))
         .group_by(PlanVersion.plan_id)
         .subquery()
     )
+    # A plan whose case was closed is over even if nobody ended it: no follow-up can follow.
     rows = db.session.execute(
         select(RehabPlan.id, RehabPlan.case_id)
         .join(first_agreed, first_agreed.c.plan_id == RehabPlan.id)
+        .join(CoordinationCase, CoordinationCase.id == RehabPlan.case_id)
         .where(
             RehabPlan.unit_id == unit_id,
             first_agreed.c.agreed_on <= day,
             (RehabPlan.ended_on.is_(None)) | (RehabPlan.ended_on > day),
+            (CoordinationCase.closed_on.is_(None)) | (CoordinationCase.closed_on > day),
         )
     )
     return {plan_id: case_id for plan_id, case_id in rows}

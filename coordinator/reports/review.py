@@ -312,9 +312,10 @@ def reassign(actor: Actor, patient_uids: list[uuid.UUID], to_user_id: int) -> in
         raise InvalidField("coordinator", _l("Choose a coordinator who works in this unit."))
     if not patient_uids:
         raise InvalidField("cases", _l("Choose at least one case."))
+    # Every patient is found before anything moves: a refusal then changes nothing.
+    chosen = [get_patient(actor, patient_uid, log=False) for patient_uid in patient_uids]
     moved = 0
-    for patient_uid in patient_uids:
-        patient = get_patient(actor, patient_uid, log=False)
+    for patient in chosen:
         case = cases.current_case(patient)
         if case is None or not case.status.is_open or case.coordinator_id == to_user_id:
             continue

@@ -24,7 +24,7 @@ from coordinator import clock
 from coordinator.access import current_actor, roles
 from coordinator.auth.models import CareUnit
 from coordinator.auth.roles import Role
-from coordinator.errors import DomainError, NotFound
+from coordinator.errors import InvalidField, NotFound
 from coordinator.journal import service as journal
 from coordinator.patients import cases
 from coordinator.printing import pdf_response
@@ -46,7 +46,7 @@ ViewResult = BaseResponse | str | tuple[str, int]
 
 
 def _csv_response(text: str, filename: str) -> Response:
-    response = Response(text, mimetype="text/csv; charset=utf-8")
+    response = Response(text, mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -142,7 +142,7 @@ def caseload_reassign() -> ViewResult:
         raise NotFound() from error
     try:
         moved = review.reassign(actor, uids, form.coordinator.data)
-    except DomainError as error:
+    except InvalidField as error:  # refused before anything moved
         flash(str(error.message), "error")
         return redirect(target)
     flash(_("%(n)d cases reassigned.", n=moved), "success")
@@ -216,6 +216,7 @@ def _quarterly(form: QuarterForm) -> quarterly.QuarterlyReport:
 @roles(Role.MANAGER)
 def quarter() -> ViewResult:
     actor = current_actor()
+    manager_units(actor, _units_param())  # another unit is not found, before the form says so
     form = QuarterForm(actor.user.active_units, request.args)
     if not form.validate():
         return render_template("reports/quarterly.html", form=form, report=None), 400
