@@ -334,18 +334,25 @@ def caseload(
     return Page(shown, len(matching), page, pages, filters)
 
 
-def load(actor: Actor, shown: list[CaseloadRow]) -> None:
-    """Steps 3–4: load the shown rows' patients and cases, and log them as read."""
-    if not shown:
-        return
-    ids = [row.patient_id for row in shown]
+def with_cases(
+    actor: Actor, patient_ids: Sequence[int]
+) -> dict[int, tuple[Patient, CoordinationCase | None]]:
+    """The actor's unit's patients among ``patient_ids`` with their latest cases, in one
+    query (not logged: the caller logs what it shows)."""
     loaded = db.session.execute(
         in_unit(actor)
         .add_columns(CoordinationCase)
         .outerjoin(CoordinationCase, latest_case_join())
-        .where(Patient.id.in_(ids))
+        .where(Patient.id.in_(list(patient_ids)))
     ).all()
-    by_id = {patient.id: (patient, case) for patient, case in loaded}
+    return {patient.id: (patient, case) for patient, case in loaded}
+
+
+def load(actor: Actor, shown: list[CaseloadRow]) -> None:
+    """Steps 3–4: load the shown rows' patients and cases, and log them as read."""
+    if not shown:
+        return
+    by_id = with_cases(actor, [row.patient_id for row in shown])
     for row in shown:
         row.patient, row.case = by_id[row.patient_id]
     journal.record_accesses(actor, [row.patient for row in shown if row.patient], AccessAction.READ)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
@@ -90,14 +90,6 @@ def _share(numerator: int, denominator: int) -> Result:
     return Result(value, numerator, denominator)
 
 
-def _end_of(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), time.min, clock.LOCAL_ZONE)
-
-
-def _local(at: datetime) -> date:
-    return at.astimezone(clock.LOCAL_ZONE).date()
-
-
 def _current_plans(unit_id: int, day: date) -> dict[int, int]:
     """Plan id → case id of the unit's plans in force on ``day``: first agreed by then, and
     neither the plan nor its case ended by then."""
@@ -127,7 +119,7 @@ def plan_coverage(unit_id: int, day: date) -> Result:
         db.session.scalars(
             select(CoordinationCase.id).where(
                 CoordinationCase.unit_id == unit_id,
-                CoordinationCase.activated_at < _end_of(day),
+                CoordinationCase.activated_at < clock.start_of(day + timedelta(days=1)),
                 (CoordinationCase.closed_on.is_(None)) | (CoordinationCase.closed_on > day),
             )
         )
@@ -156,12 +148,15 @@ def _screenings(unit_id: int, start: date | None, day: date) -> list[tuple[int, 
     from ``start`` if given)."""
     query = select(
         CoordinationCase.patient_id, CoordinationCase.screened_at, CoordinationCase.closed_on
-    ).where(CoordinationCase.unit_id == unit_id, CoordinationCase.screened_at < _end_of(day))
+    ).where(
+        CoordinationCase.unit_id == unit_id,
+        CoordinationCase.screened_at < clock.start_of(day + timedelta(days=1)),
+    )
     if start is not None:
-        since = datetime.combine(start, time.min, clock.LOCAL_ZONE)
+        since = clock.start_of(start)
         query = query.where(CoordinationCase.screened_at >= since)
     return [
-        (patient, _local(at), closed)
+        (patient, clock.local_day(at), closed)
         for patient, at, closed in db.session.execute(query)
         if at is not None
     ]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
@@ -30,10 +30,11 @@ from coordinator.errors import InvalidField
 from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
-from coordinator.patients.models import Gender, Patient
+from coordinator.patients.models import Patient
 from coordinator.patients.service import gender_of
 from coordinator.plans.models import Treatment, TreatmentKind
 from coordinator.reports.settings import populations
+from coordinator.reports.statistics import GenderCounts
 
 #: Payment per qualifying contact under the 2017 agreement (seed 002), in kronor.
 DEFAULT_RATE = 3000
@@ -56,21 +57,8 @@ def quarter_of(day: date) -> tuple[int, int]:
     return day.year, (day.month - 1) // 3 + 1
 
 
-def _utc_bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    """The instants from ``start``'s local midnight up to (not including) the day after
-    ``end``: what "recorded in the quarter" means in Sweden."""
-    return (
-        datetime.combine(start, time.min, clock.LOCAL_ZONE),
-        datetime.combine(end + timedelta(days=1), time.min, clock.LOCAL_ZONE),
-    )
-
-
-def _local_day(at: datetime) -> date:
-    return at.astimezone(clock.LOCAL_ZONE).date()
-
-
 @dataclass
-class TreatmentRow:
+class TreatmentRow(GenderCounts):
     kind: TreatmentKind
     women: int = 0
     men: int = 0
@@ -214,7 +202,7 @@ def _count_treatments(
     kbt_min_sessions: int,
 ) -> None:
     start, end = report.start, report.end
-    since, until = _utc_bounds(start, end)
+    since, until = clock.days_between(start, end)
     treatments = db.session.scalars(
         select(Treatment)
         .where(
@@ -238,13 +226,7 @@ def _count_treatments(
             and treatment.counts_as_completed(kbt_min_sessions)
         ):
             row = by_kind[kind]
-            gender = gender_of(patients[treatment.patient_id])
-            if gender is Gender.WOMAN:
-                row.women += 1
-            elif gender is Gender.MAN:
-                row.men += 1
-            else:
-                row.other += 1
+            row.add(gender_of(patients[treatment.patient_id]))
             if treatment.provider_type is ProviderType.PUBLIC:
                 row.public += 1
             else:
@@ -260,7 +242,7 @@ def _count_treatments(
         if reasons:
             report.reconciliation.append(ReconciliationItem(
                 treatment.unit_id, treatment.patient_id,
-                done or treatment.started_on or _local_day(treatment.created_at),
+                done or treatment.started_on or clock.local_day(treatment.created_at),
                 "treatment", treatment.id, kind.label, reasons,
             ))  # fmt: skip
 
@@ -293,7 +275,7 @@ def _patients(ids: Iterable[int]) -> dict[int, Patient]:
 def _count_contacts(
     report: QuarterlyReport, per_unit: dict[int, UnitFigures], unit_ids: list[int]
 ) -> None:
-    since, until = _utc_bounds(report.start, report.end)
+    since, until = clock.days_between(report.start, report.end)
     contacts = db.session.scalars(
         select(ContactEvent)
         .join(Organisation, Organisation.id == ContactEvent.organisation_id)
@@ -330,7 +312,7 @@ def _count_contacts(
         row.initiated_externally += Condition.INITIATED_BY_CARE in failed
         row.no_treatment += Condition.TREATMENT in failed
         report.reconciliation.append(ReconciliationItem(
-            contact.unit_id, contact.patient_id, _local_day(contact.occurred_at), "contact",
+            contact.unit_id, contact.patient_id, clock.local_day(contact.occurred_at), "contact",
             contact.id, f"{contact.kind.label}: {contact.organisation.name}",
             [criterion.text for criterion in judged.failed],
         ))  # fmt: skip

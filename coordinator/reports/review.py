@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -29,9 +29,9 @@ from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
 from coordinator.patients import cases
-from coordinator.patients.caseload import latest_case_join
+from coordinator.patients.caseload import with_cases
 from coordinator.patients.models import CaseOutcome, CaseStatus, CoordinationCase, Patient
-from coordinator.patients.service import get_patient, in_unit
+from coordinator.patients.service import get_patient
 from coordinator.plans.models import RehabPlan
 from coordinator.plans.queries import overdue_measures
 from coordinator.reports.scope import require_manager
@@ -142,15 +142,8 @@ def month_bounds(month: date) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def _instants(first: date, last: date) -> tuple[datetime, datetime]:
-    return (
-        datetime.combine(first, time.min, clock.LOCAL_ZONE),
-        datetime.combine(last + timedelta(days=1), time.min, clock.LOCAL_ZONE),
-    )
-
-
 def _cases(unit_id: int, first: date, last: date) -> list[Any]:
-    since, until = _instants(first, last)
+    since, until = clock.days_between(first, last)
     return list(
         db.session.execute(
             select(
@@ -191,7 +184,7 @@ def _plan_sets(unit_id: int, today: date) -> tuple[set[int], set[int], set[int]]
 
 
 def _contacts(unit_id: int, first: date, last: date) -> list[Any]:
-    since, until = _instants(first, last)
+    since, until = clock.days_between(first, last)
     return list(
         db.session.execute(
             select(ContactEvent.recorded_by_id, Organisation.type, ContactEvent.kind, func.count())
@@ -228,7 +221,7 @@ def review_unit(unit: CareUnit, month: date, today: date) -> UnitReview:
     for case in found:
         cells = row_of(case.coordinator_id).cells
         patient = case.patient_id
-        if first <= case.opened_at.astimezone(clock.LOCAL_ZONE).date() <= last:
+        if first <= clock.local_day(case.opened_at) <= last:
             cells[ReviewMeasure.NEW].add(patient)
         if case.status is CaseStatus.CLOSED:
             if case.closed_on is not None and first <= case.closed_on <= last:
@@ -288,13 +281,7 @@ def review_patients(
     ids = sorted(row.cells[measure])
     if not ids:
         return []
-    loaded = db.session.execute(
-        in_unit(actor)
-        .add_columns(CoordinationCase)
-        .outerjoin(CoordinationCase, latest_case_join())
-        .where(Patient.id.in_(ids))
-    ).all()
-    found = [(patient, case) for patient, case in loaded]
+    found = list(with_cases(actor, ids).values())
     journal.record_accesses(actor, [patient for patient, _ in found], AccessAction.READ)
     found.sort(key=lambda pair: (pair[0].is_protected, pair[0].last_name.casefold(),
                                  pair[0].first_name.casefold(), pair[0].id))  # fmt: skip

@@ -29,8 +29,25 @@ from coordinator.reports.cells import is_small, masked, to_csv
 from coordinator.reports.episodes import Episode, episodes
 
 
+class GenderCounts:
+    """Counts by gender in ``women``, ``men`` and ``other`` (fields of the dataclasses that
+    mix this in)."""
+
+    women: int
+    men: int
+    other: int
+
+    def add(self, gender: Gender) -> None:
+        if gender is Gender.WOMAN:
+            self.women += 1
+        elif gender is Gender.MAN:
+            self.men += 1
+        else:
+            self.other += 1
+
+
 @dataclass
-class TableRow:
+class TableRow(GenderCounts):
     """One group: its cases by gender."""
 
     key: str
@@ -59,14 +76,6 @@ class TableRow:
     @property
     def share_men(self) -> int | None:
         return self._share(self.men)
-
-    def add(self, gender: Gender) -> None:
-        if gender is Gender.WOMAN:
-            self.women += 1
-        elif gender is Gender.MAN:
-            self.men += 1
-        else:
-            self.other += 1
 
 
 @dataclass

@@ -231,32 +231,30 @@ def quarter() -> ViewResult:
     )  # fmt: skip
 
 
-def _export_name(report: quarterly.QuarterlyReport, suffix: str) -> str:
-    return f"kvartalsrapport-{report.year}-Q{report.quarter}.{suffix}"
+def _quarterly_file(suffix: str) -> ViewResult:
+    """The quarterly report as a file, logged as an export of every patient it counts."""
+    actor = current_actor()
+    form = QuarterForm(actor.user.active_units, request.args)
+    if not form.validate():
+        raise NotFound()
+    report = _quarterly(form)
+    journal.record_export(actor, report.patient_ids, f"quarterly:{report.year}Q{report.quarter}")
+    filename = f"kvartalsrapport-{report.year}-Q{report.quarter}.{suffix}"
+    if suffix == "pdf":
+        return pdf_response(exports.quarterly_pdf(report), filename)
+    return _csv_response(exports.quarterly_csv(report), filename)
 
 
 @bp.get("/quarterly.csv")
 @roles(Role.MANAGER)
 def quarter_csv() -> ViewResult:
-    actor = current_actor()
-    form = QuarterForm(actor.user.active_units, request.args)
-    if not form.validate():
-        raise NotFound()
-    report = _quarterly(form)
-    journal.record_export(actor, report.patient_ids, f"quarterly:{report.year}Q{report.quarter}")
-    return _csv_response(exports.quarterly_csv(report), _export_name(report, "csv"))
+    return _quarterly_file("csv")
 
 
 @bp.get("/quarterly.pdf")
 @roles(Role.MANAGER)
 def quarter_pdf() -> ViewResult:
-    actor = current_actor()
-    form = QuarterForm(actor.user.active_units, request.args)
-    if not form.validate():
-        raise NotFound()
-    report = _quarterly(form)
-    journal.record_export(actor, report.patient_ids, f"quarterly:{report.year}Q{report.quarter}")
-    return pdf_response(exports.quarterly_pdf(report), _export_name(report, "pdf"))
+    return _quarterly_file("pdf")
 
 
 # -- Indicators and settings -------------------------------------------------------------------
