@@ -7,7 +7,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 CATALOGUES := $(wildcard coordinator/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint check bench bench-caseload translations clean
+.PHONY: run test lint check bench bench-caseload bench-reports translations clean
 
 ## make run: set everything up and start the app with demo data on http://127.0.0.1:5000
 run: $(VENV)/.installed $(COMPILED)
@@ -37,6 +37,11 @@ bench: $(VENV)/.installed
 ## (docs/performance.md; takes a few minutes; options after BENCH_ARGS=, e.g. --runs 10)
 bench-caseload: $(VENV)/.installed
 	$(BIN)/python benchmarks/caseload.py $(BENCH_ARGS)
+
+## make bench-reports: time the sick-leave statistics and the quarterly report with 100 000
+## patients and 1 000 000 access-log entries (docs/performance.md; takes 10 minutes or so)
+bench-reports: $(VENV)/.installed
+	$(BIN)/python benchmarks/reports.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -152,7 +152,7 @@ def personnummer_numbers(count: int, rng: random.Random) -> list[str]:
     numbers: dict[str, None] = {}
     while len(numbers) < count:
         birth = date.fromordinal(rng.randint(first, last))
-        serial = f"{rng.randint(0, 999):03d}"
+        serial = f"{rng.randint(1, 999):03d}"  # no personnummer has the serial 000
         check = luhn_digit(f"{birth:%y%m%d}{serial}")
         numbers[f"{birth:%Y%m%d}{serial}{check}"] = None
     return list(numbers)

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import lazyload
 
 from coordinator.access import Actor
 from coordinator.consents.models import Consent, ConsentAnswer, ConsentKind, ConsentWithdrawal
@@ -83,17 +84,19 @@ def funnel(actor: Actor, start: date, end: date) -> list[FunnelRow]:
 
 
 def records_by_patient(
-    patient_ids: Iterable[int], kind: ConsentKind | None = None
+    patient_ids: Iterable[int], kinds: Iterable[ConsentKind] | None = None
 ) -> dict[int, list[Consent]]:
-    """The consent records of several patients at once (optionally of one kind), each
-    patient's oldest first."""
+    """The consent records of several patients at once (optionally of some kinds), each
+    patient's oldest first — for deciding (the recorder is not loaded)."""
     ids = sorted(set(patient_ids))
     grouped: dict[int, list[Consent]] = defaultdict(list)
     if not ids:
         return grouped
-    query = select(Consent).where(Consent.patient_id.in_(ids))
-    if kind is not None:
-        query = query.where(Consent.kind == kind)
+    query = (
+        select(Consent).where(Consent.patient_id.in_(ids)).options(lazyload(Consent.recorded_by))
+    )
+    if kinds is not None:
+        query = query.where(Consent.kind.in_(list(kinds)))
     records = db.session.scalars(query.order_by(Consent.patient_id, Consent.given_on, Consent.id))
     for consent in records:
         grouped[consent.patient_id].append(consent)
@@ -147,7 +150,7 @@ def active_without_consent(context: today.Context) -> Iterable[today.Group]:
     """Active cases whose coordination consent no longer holds (withdrawn or expired):
     coordination must stop or the consent be renewed (Lag 2019:1297 § 2)."""
     active = [row.patient_id for row in context.rows if row.status is CaseStatus.ACTIVE]
-    by_patient = records_by_patient(active, ConsentKind.COORDINATION)
+    by_patient = records_by_patient(active, [ConsentKind.COORDINATION])
     items = []
     coordination = Recipient(ConsentKind.COORDINATION)
     for patient_id in active:

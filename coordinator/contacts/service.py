@@ -288,15 +288,78 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Reimbursement:
-    criteria: tuple[Criterion, ...]
+    """The facts the rule judges a contact by; the words for each condition are made only
+    when shown (a quarterly report judges thousands of contacts and shows few)."""
+
+    organisation_type: OrganisationType
+    initiated_by: Initiator
+    #: The consent decision for the organisation on the contact's day; None when no consent
+    #: can cover an organisation of its type.
+    decision: consents.Decision | None
+    #: A treatment under the agreement is recorded in the contact's case.
+    treated: bool
+
+    @property
+    def met(self) -> dict[Condition, bool]:
+        return {
+            Condition.ACTOR: self.organisation_type in REIMBURSED_TYPES,
+            Condition.INITIATED_BY_CARE: self.initiated_by is Initiator.CARE,
+            Condition.CONSENT: self.decision is not None and self.decision.allowed,
+            Condition.TREATMENT: self.treated,
+        }
 
     @property
     def counts(self) -> bool:
-        return all(criterion.is_met for criterion in self.criteria)
+        return all(self.met.values())
+
+    @property
+    def criteria(self) -> tuple[Criterion, ...]:
+        return tuple(self._criterion(condition, ok) for condition, ok in self.met.items())
 
     @property
     def failed(self) -> list[Criterion]:
-        return [criterion for criterion in self.criteria if not criterion.is_met]
+        return [self._criterion(condition, False)
+                for condition, ok in self.met.items() if not ok]  # fmt: skip
+
+    def _criterion(self, condition: Condition, is_met: bool) -> Criterion:
+        return Criterion(condition, is_met, str(self._text(condition, is_met)))
+
+    def _text(self, condition: Condition, is_met: bool) -> object:
+        if condition is Condition.ACTOR:
+            return _l("With an employer or Arbetsförmedlingen.") if is_met else _l(
+                "Only contacts with an employer or Arbetsförmedlingen count; this was %(type)s.",
+                type=self.organisation_type.label)  # fmt: skip
+        if condition is Condition.INITIATED_BY_CARE:
+            return _l("Initiated by the care unit.") if is_met else _l(
+                "Initiated by %(who)s; only contacts the care unit initiated count.",
+                who=self.initiated_by.label.lower())  # fmt: skip
+        if condition is Condition.CONSENT:
+            if is_met:
+                return _l("With the patient's consent.")
+            if self.decision is None:
+                return _l("No consent can cover a contact of this kind.")
+            return _l("No consent: %(why)s", why=self.decision.message)
+        if is_met:
+            return _l("The case has a treatment under the agreement.")
+        return _l("No treatment under the agreement is recorded in the case.")
+
+
+def judge(
+    organisation_type: OrganisationType,
+    organisation_name: str,
+    initiated_by: Initiator,
+    day: date,
+    is_treated: bool,
+    records: Iterable[Consent],
+) -> Reimbursement:
+    """The rule on plain facts (the quarterly report reads contacts as columns)."""
+    consent_kind = organisation_type.consent_kind
+    decision = (
+        consents.decide(records, consents.Recipient(consent_kind, organisation_name), day)
+        if consent_kind is not None
+        else None
+    )
+    return Reimbursement(organisation_type, initiated_by, decision, is_treated)
 
 
 def reimbursement(
@@ -311,33 +374,14 @@ def reimbursement(
     earlier date later on changes the answer, as it should.
     """
     organisation = contact.organisation
-    day = contact.occurred_at.astimezone(clock.LOCAL_ZONE).date()
-    actor_met = organisation.type in REIMBURSED_TYPES
-    consent_kind = organisation.type.consent_kind
-    decision = (
-        consents.decide(records, consents.Recipient(consent_kind, organisation.name), day)
-        if consent_kind is not None
-        else None
+    return judge(
+        organisation.type,
+        organisation.name,
+        contact.initiated_by,
+        clock.local_day(contact.occurred_at),
+        contact.case_id in treated_cases,
+        records,
     )
-    care_started = contact.initiated_by is Initiator.CARE
-    treated = contact.case_id in treated_cases
-    return Reimbursement((
-        Criterion(Condition.ACTOR, actor_met, str(
-            _l("With an employer or Arbetsförmedlingen.") if actor_met else
-            _l("Only contacts with an employer or Arbetsförmedlingen count; this was %(type)s.",
-               type=organisation.type.label))),
-        Criterion(Condition.INITIATED_BY_CARE, care_started, str(
-            _l("Initiated by the care unit.") if care_started else
-            _l("Initiated by %(who)s; only contacts the care unit initiated count.",
-               who=contact.initiated_by.label.lower()))),
-        Criterion(Condition.CONSENT, decision is not None and decision.allowed, str(
-            _l("With the patient's consent.") if decision is not None and decision.allowed else
-            _l("No consent: %(why)s", why=decision.message) if decision is not None else
-            _l("No consent can cover a contact of this kind."))),
-        Criterion(Condition.TREATMENT, treated, str(
-            _l("The case has a treatment under the agreement.") if treated else
-            _l("No treatment under the agreement is recorded in the case."))),
-    ))  # fmt: skip
 
 
 def treated_cases(patient: Patient) -> set[int]:

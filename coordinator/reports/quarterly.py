@@ -11,28 +11,28 @@ is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
 
 from coordinator import clock
 from coordinator.access import Actor
 from coordinator.auth.models import CareUnit, ProviderType
 from coordinator.consents.queries import records_by_patient
 from coordinator.contacts.models import ContactEvent, Organisation, OrganisationType
-from coordinator.contacts.service import Condition, reimbursement
+from coordinator.contacts.service import Condition, judge
 from coordinator.errors import InvalidField
 from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction
 from coordinator.patients.models import Patient
-from coordinator.patients.service import gender_of
+from coordinator.patients.service import in_unit
 from coordinator.plans.models import Treatment, TreatmentKind
+from coordinator.reports.episodes import genders
 from coordinator.reports.settings import populations
 from coordinator.reports.statistics import GenderCounts
 
@@ -169,6 +169,9 @@ class QuarterlyReport:
     def label(self) -> str:
         return f"{self.year} Q{self.quarter}"
 
+    def to_reconcile(self, unit_id: int) -> int:
+        return sum(1 for item in self.reconciliation if item.unit_id == unit_id)
+
 
 def quarterly_report(
     units: Sequence[CareUnit],
@@ -215,7 +218,7 @@ def _count_treatments(
         )
         .order_by(Treatment.id)
     ).all()
-    patients = _patients({treatment.patient_id for treatment in treatments})
+    gender = genders([treatment.patient_id for treatment in treatments])
     by_kind = {row.kind: row for row in report.treatments}
     for treatment in treatments:
         kind = treatment.treatment
@@ -226,7 +229,7 @@ def _count_treatments(
             and treatment.counts_as_completed(kbt_min_sessions)
         ):
             row = by_kind[kind]
-            row.add(gender_of(patients[treatment.patient_id]))
+            row.add(gender[treatment.patient_id])
             if treatment.provider_type is ProviderType.PUBLIC:
                 row.public += 1
             else:
@@ -265,19 +268,18 @@ def _treatment_gaps(treatment: Treatment, start: date, end: date, kbt_min: int) 
                    n=sessions or 0))]  # fmt: skip
 
 
-def _patients(ids: Iterable[int]) -> dict[int, Patient]:
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    return {p.id: p for p in db.session.scalars(select(Patient).where(Patient.id.in_(wanted)))}
-
-
 def _count_contacts(
     report: QuarterlyReport, per_unit: dict[int, UnitFigures], unit_ids: list[int]
 ) -> None:
+    """The quarter's employer and Arbetsförmedlingen contacts, judged by the rule. Read as
+    columns, with only the consents that can cover them: thousands of contacts."""
     since, until = clock.days_between(report.start, report.end)
-    contacts = db.session.scalars(
-        select(ContactEvent)
+    contacts = db.session.execute(
+        select(
+            ContactEvent.id, ContactEvent.patient_id, ContactEvent.unit_id, ContactEvent.case_id,
+            ContactEvent.occurred_at, ContactEvent.kind, ContactEvent.initiated_by,
+            Organisation.type, Organisation.name,
+        )
         .join(Organisation, Organisation.id == ContactEvent.organisation_id)
         .where(
             ContactEvent.unit_id.in_(unit_ids),
@@ -285,18 +287,21 @@ def _count_contacts(
             ContactEvent.occurred_at < until,
             Organisation.type.in_(PAID_TYPES),
         )
-        .options(selectinload(ContactEvent.organisation))
         .order_by(ContactEvent.occurred_at, ContactEvent.id)
-    ).all()
-    consent_records = records_by_patient(contact.patient_id for contact in contacts)
+    ).all()  # fmt: skip
+    kinds = [kind.consent_kind for kind in PAID_TYPES if kind.consent_kind is not None]
+    consent_records = records_by_patient((contact.patient_id for contact in contacts), kinds)
     case_ids = sorted({contact.case_id for contact in contacts})
     treated = set(
         db.session.scalars(select(Treatment.case_id).where(Treatment.case_id.in_(case_ids)))
     ) if case_ids else set()  # fmt: skip
     by_type = {row.type: row for row in report.contacts}
     for contact in contacts:
-        judged = reimbursement(contact, consent_records.get(contact.patient_id, []), treated)
-        row = by_type[contact.organisation.type]
+        judged = judge(
+            contact.type, contact.name, contact.initiated_by, clock.local_day(contact.occurred_at),
+            contact.case_id in treated, consent_records.get(contact.patient_id, []),
+        )  # fmt: skip
+        row = by_type[contact.type]
         report.patient_ids.add(contact.patient_id)
         if judged.counts:
             row.reimbursable += 1
@@ -307,20 +312,27 @@ def _count_contacts(
                 figures.employment_service += 1
             continue
         row.not_reimbursable += 1
-        failed = {criterion.condition for criterion in judged.failed}
-        row.no_consent += Condition.CONSENT in failed
-        row.initiated_externally += Condition.INITIATED_BY_CARE in failed
-        row.no_treatment += Condition.TREATMENT in failed
+        failed = judged.failed
+        conditions = {criterion.condition for criterion in failed}
+        row.no_consent += Condition.CONSENT in conditions
+        row.initiated_externally += Condition.INITIATED_BY_CARE in conditions
+        row.no_treatment += Condition.TREATMENT in conditions
         report.reconciliation.append(ReconciliationItem(
             contact.unit_id, contact.patient_id, clock.local_day(contact.occurred_at), "contact",
-            contact.id, f"{contact.kind.label}: {contact.organisation.name}",
-            [criterion.text for criterion in judged.failed],
+            contact.id, f"{contact.kind.label}: {contact.name}",
+            [criterion.text for criterion in failed],
         ))  # fmt: skip
 
 
 def reconciliation_patients(actor: Actor, report: QuarterlyReport) -> dict[int, Patient]:
-    """The patients the reconciliation list names, logged as read (the list shows who)."""
-    patients = _patients(item.patient_id for item in report.reconciliation)
-    if patients:
-        journal.record_accesses(actor, list(patients.values()), AccessAction.READ, "report")
-    return patients
+    """The patients the reconciliation list names, logged as read. The list is worked from a
+    unit's own view, where its patients can be opened: only the current unit's items are
+    listed by name; the other units' are counted (:meth:`QuarterlyReport.to_reconcile`)."""
+    if actor.unit is None:
+        return {}
+    ids = {item.patient_id for item in report.reconciliation if item.unit_id == actor.unit.id}
+    if not ids:
+        return {}
+    listed = list(db.session.scalars(in_unit(actor).where(Patient.id.in_(sorted(ids)))))
+    journal.record_accesses(actor, listed, AccessAction.READ, "report")
+    return {patient.id: patient for patient in listed}

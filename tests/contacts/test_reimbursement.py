@@ -295,10 +295,11 @@ def test_the_reasons_read_in_swedish_on_a_swedish_page(
 ) -> None:
     contact = call(me, active_patient, employer, initiated_by=Initiator.PATIENT)
 
-    with force_locale("sv"):
-        found = verdict(me, active_patient, contact)
+    found = verdict(me, active_patient, contact)
 
-    assert [c.text for c in found.criteria] == [
+    with force_locale("sv"):  # the words are made when shown, in the page's language
+        texts = [c.text for c in found.criteria]
+    assert texts == [
         "Med arbetsgivare eller Arbetsförmedlingen.",
         "Initierad av patienten; bara kontakter som vården initierat räknas.",
         "Inget samtycke: Patienten har inte lämnat något samtycke för: Arbetsgivare (ACME AB).",
