@@ -38,7 +38,7 @@ from coordinator.reports.forms import (
     TargetsForm,
 )
 from coordinator.reports.models import Indicator
-from coordinator.reports.scope import ALL, manager_units
+from coordinator.reports.scope import manager_units
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -226,8 +226,7 @@ def quarter() -> ViewResult:
     patients = quarterly.reconciliation_patients(actor, report)
     return render_template(
         "reports/quarterly.html", form=form, report=report, patients=patients,
-        current_unit=actor.unit, query=request.query_string.decode(),
-        unit_param=_units_param() or "",
+        current_unit=actor.unit, unit_param=_units_param() or "",
     )  # fmt: skip
 
 
@@ -322,6 +321,3 @@ def save_population() -> ViewResult:
     settings.set_population(actor, unit.id, form.population.data or 0)
     flash(_("Population saved."), "success")
     return redirect(back)
-
-
-__all__ = ["ALL", "bp"]
