@@ -31,7 +31,6 @@ import re
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -39,7 +38,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -49,9 +47,8 @@ from flask.testing import FlaskClient
 from protection import (
     FIRST_NAMES,
     LAST_NAMES,
-    build_app,
     fmt_ms,
-    fresh_database,
+    in_fresh_app,
     machine_info,
     met,
     migrate_schema,
@@ -680,18 +677,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     # Benchmark data only, never a secret: a seeded generator keeps runs comparable.
     rng = random.Random(arguments.seed)  # noqa: S311
-    with tempfile.TemporaryDirectory(prefix="coordinator-bench-") as folder:
-        workdir = Path(folder)
-        with fresh_database(arguments.database_url, workdir) as url:
-            # The test client speaks plain HTTP, where a Secure cookie may not be sent back.
-            app = build_app(url, workdir / "instance")
-            app.config["SESSION_COOKIE_SECURE"] = False
-            try:
-                return run(app, arguments, rng)
-            finally:
-                with app.app_context():
-                    db.session.remove()
-                    db.engine.dispose()
+    return in_fresh_app(arguments.database_url, lambda app: run(app, arguments, rng))
 
 
 def run(app: Flask, arguments: argparse.Namespace, rng: random.Random) -> int:

@@ -316,6 +316,23 @@ def fresh_database(configured: str | None, workdir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def in_fresh_app(database_url: str | None, work: Callable[[Flask], int]) -> int:
+    """Run ``work`` with an app on a fresh database and instance folder, both gone afterwards
+    (the request benchmarks: their test client speaks plain HTTP, so the session cookie is not
+    marked Secure)."""
+    with tempfile.TemporaryDirectory(prefix="coordinator-bench-") as folder:
+        workdir = Path(folder)
+        with fresh_database(database_url, workdir) as url:
+            app = build_app(url, workdir / "instance")
+            app.config["SESSION_COOKIE_SECURE"] = False
+            try:
+                return work(app)
+            finally:
+                with app.app_context():
+                    db.session.remove()
+                    db.engine.dispose()
+
+
 def build_app(database_url: str, instance: Path) -> Flask:
     """The app as production builds it (cheap password hashing: no one signs in here)."""
     return create_app(

@@ -61,14 +61,12 @@ import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 # The sibling benchmarks' helpers: run as a script, this folder is on ``sys.path``.
@@ -91,9 +89,8 @@ from flask.testing import FlaskClient
 from protection import (
     FIRST_NAMES,
     LAST_NAMES,
-    build_app,
     fmt_ms,
-    fresh_database,
+    in_fresh_app,
     luhn_digit,
     machine_info,
     met,
@@ -1299,18 +1296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     # Benchmark data only, never a secret: a seeded generator keeps runs comparable.
     rng = random.Random(arguments.seed)  # noqa: S311
-    with tempfile.TemporaryDirectory(prefix="coordinator-bench-") as folder:
-        workdir = Path(folder)
-        with fresh_database(arguments.database_url, workdir) as url:
-            # The test client speaks plain HTTP, where a Secure cookie may not be sent back.
-            app = build_app(url, workdir / "instance")
-            app.config["SESSION_COOKIE_SECURE"] = False
-            try:
-                return run(app, arguments, rng)
-            finally:
-                with app.app_context():
-                    db.session.remove()
-                    db.engine.dispose()
+    return in_fresh_app(arguments.database_url, lambda app: run(app, arguments, rng))
 
 
 def run(app: Flask, arguments: argparse.Namespace, rng: random.Random) -> int:
