@@ -30,6 +30,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from coordinator.crypto import runtime as crypto_runtime
     from coordinator.extensions import csrf, db, login_manager, migrate
     from coordinator.home.views import bp as home_bp
+    from coordinator.logreview.extract_views import bp as log_extracts_bp
+    from coordinator.logreview.views import bp as logreview_bp
     from coordinator.patients.import_views import bp as certificate_import_bp
     from coordinator.patients.views import bp as patients_bp
     from coordinator.plans.views import bp as plans_bp
@@ -79,6 +81,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         plans_bp,
         contacts_bp,
         reports_bp,
+        logreview_bp,
+        log_extracts_bp,
         admin_bp,
     ):
         app.register_blueprint(blueprint)

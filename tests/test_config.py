@@ -112,3 +112,20 @@ def test_the_secure_default_is_kept(tmp_path: Path) -> None:
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["DEBUG"] is False
+
+
+def test_an_access_log_retention_below_five_years_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HSLF-FS 2016:40 ch. 4: access logs are kept at least five years; longer is allowed."""
+    settings = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": GOOD_KEY}
+    assert create_app(settings).config["ACCESS_LOG_RETENTION_YEARS"] == 5
+
+    monkeypatch.setenv("COORDINATOR_ACCESS_LOG_RETENTION_YEARS", "4")
+    with pytest.raises(ConfigurationError, match="ACCESS_LOG_RETENTION_YEARS must be at least 5"):
+        create_app(settings)
+    with pytest.raises(ConfigurationError, match="ACCESS_LOG_RETENTION_YEARS must be at least 5"):
+        create_app({**settings, "ACCESS_LOG_RETENTION_YEARS": 0})
+
+    monkeypatch.setenv("COORDINATOR_ACCESS_LOG_RETENTION_YEARS", "7")
+    assert create_app(settings).config["ACCESS_LOG_RETENTION_YEARS"] == 7

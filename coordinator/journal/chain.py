@@ -5,6 +5,11 @@ canonical form joins the fields in :data:`ACCESS_FIELDS` / :data:`CASE_FIELDS` w
 separator. Editing an entry breaks its seal; deleting, inserting or reordering entries breaks
 the ``prev_hash`` link or the gapless sequence; cutting entries off the end no longer reaches
 the head recorded in ``journal_heads``.
+
+The chain kept in the database begins after ``journal_heads.base_seq``: older access-log
+entries may be archived and purged (:mod:`coordinator.journal.retention`), and the first kept
+entry links to ``base_hash``, the hash of the last one purged. The archive carries the purged
+part, verifiable on its own up to that same hash.
 """
 
 from __future__ import annotations
@@ -12,13 +17,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection, String, Table, cast, func, select, type_coerce, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    Table,
+    cast,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy import Enum as SQLEnum
 from sqlalchemy.orm import Session, scoped_session
 
@@ -128,6 +143,8 @@ class Verification:
     #: Entries whose seal and link were checked and found intact.
     verified: int
     broken: Break | None
+    #: Where the walk began: entries up to this one were archived and purged (0: none).
+    base_seq: int = 0
 
     @property
     def is_intact(self) -> bool:
@@ -151,6 +168,18 @@ def _stored(table: Table, name: str, dialect: str) -> Any:
     if isinstance(column.type, SQLEnum):
         return type_coerce(column, String)
     return column
+
+
+def stored_entries(chain: Chain, dialect: str) -> Select[Any]:
+    """The chain's sealed fields as stored, then ``prev_hash`` and ``hash``, in chain order.
+
+    Each row's sealed values give the entry's canonical form as they are (:func:`canonical`
+    of them equals that of the typed values), which is how verification and the access-log
+    archive read the chain.
+    """
+    table, fields = _TABLES[chain]
+    columns = [_stored(table, name, dialect) for name in fields]
+    return select(*columns, table.c.prev_hash, table.c.hash).order_by(table.c.seq)
 
 
 class _Mac:
@@ -186,40 +215,110 @@ def _line(values: Sequence[Any]) -> bytes:
 
 
 def verify(
-    connection: Connection, keys: KeyRing, chain: Chain, batch: int = 20_000
+    connection: Connection,
+    keys: KeyRing,
+    chain: Chain,
+    batch: int = 20_000,
+    progress: Callable[[int], None] | None = None,
 ) -> Verification:
-    """Walk ``chain`` from its first entry and report the first break, if any.
+    """Walk the kept part of ``chain``, from its base to its head, and report the first break.
+
+    The walk begins after ``journal_heads.base_seq`` (entries up to it were archived and
+    purged) with the ``base_hash`` the first kept entry must link to. ``progress``, if given,
+    is called with the number of entries checked so far after every ``batch`` of them.
 
     Case journal entries are also opened and their text compared with the signed digest:
     the triggers let key rotation rewrite the sealed heading and body, so a text overwritten
     that way would otherwise pass the chain check.
     """
-    table, fields = _TABLES[chain]
-    dialect = connection.dialect.name
-    extra = [table.c.heading, table.c.body] if chain is Chain.CASE else []
-    query = select(
-        *(_stored(table, name, dialect) for name in fields), table.c.prev_hash, table.c.hash, *extra
+    base_seq, base_hash, head_seq, head_hash = _head(connection, chain)
+    last_seq, last_hash, broken = _walk_from(
+        connection, keys, chain, (base_seq, base_hash), None, batch, progress
     )
-    with connection.execution_options(yield_per=batch).execute(
-        query.order_by(table.c.seq)
-    ) as result:
-        count, last_hash, broken = _walk(result, keys, chain, fields)
-    if broken is not None:
-        return Verification(chain, count, broken)
-    head_seq, head_hash = connection.execute(
-        select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.chain == chain.value)
+    count = last_seq - base_seq
+    if broken is None and (head_seq != last_seq or head_hash != last_hash):
+        broken = Break(last_seq + 1, _CUT)
+    return Verification(chain, count, broken, base_seq)
+
+
+def verify_span(
+    connection: Connection,
+    keys: KeyRing,
+    chain: Chain,
+    base: tuple[int, bytes],
+    last_seq: int,
+    batch: int = 20_000,
+) -> Verification:
+    """Walk ``chain`` from the entry after ``base`` (its seq and the hash the entry must link
+    to) up to ``last_seq`` only — the entries a purge is about to archive: each must be there,
+    linked and sealed. The entries after ``last_seq`` are not read."""
+    reached, _, broken = _walk_from(connection, keys, chain, base, last_seq, batch, None)
+    if broken is None and reached != last_seq:
+        broken = Break(reached + 1, _MISSING)
+    return Verification(chain, reached - base[0], broken, base[0])
+
+
+def _head(connection: Connection, chain: Chain) -> tuple[int, bytes, int, bytes]:
+    """The chain's base and head: (base_seq, base_hash, seq, hash).
+
+    On PostgreSQL the walk that follows must see the same snapshot as this read, or an append
+    or a purge committed in between would look like a break: the transaction is made
+    REPEATABLE READ (SQLite's deferred transaction is a snapshot already).
+    """
+    if connection.dialect.name == "postgresql" and not connection.in_transaction():
+        connection.execution_options(isolation_level="REPEATABLE READ")
+    row = connection.execute(
+        select(_HEADS.c.base_seq, _HEADS.c.base_hash, _HEADS.c.seq, _HEADS.c.hash).where(
+            _HEADS.c.chain == chain.value
+        )
     ).one()
-    if head_seq != count or head_hash != last_hash:
-        return Verification(chain, count, Break(count + 1, _CUT))
-    return Verification(chain, count, None)
+    return row[0], bytes(row[1]), row[2], bytes(row[3])
+
+
+def _walk_from(
+    connection: Connection,
+    keys: KeyRing,
+    chain: Chain,
+    base: tuple[int, bytes],
+    last_seq: int | None,
+    batch: int,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, bytes, Break | None]:
+    """Walk the entries after ``base`` (up to ``last_seq`` if given): (last seq intact, its
+    hash, first break)."""
+    table, fields = _TABLES[chain]
+    query = stored_entries(chain, connection.dialect.name).where(table.c.seq > base[0])
+    if last_seq is not None:
+        query = query.where(table.c.seq <= last_seq)
+    if chain is Chain.CASE:
+        query = query.add_columns(table.c.heading, table.c.body)
+    with connection.execution_options(yield_per=batch).execute(query) as result:
+        rows = result if progress is None else _counted(result, batch, progress)
+        return _walk(rows, keys, chain, fields, base)
+
+
+def _counted(rows: Iterable[Any], batch: int, progress: Callable[[int], None]) -> Iterator[Any]:
+    """``rows``, calling ``progress`` with the number handed out after every ``batch`` of them
+    has been checked (and after the last), when the walk asks for the next."""
+    done = 0
+    for done, row in enumerate(rows, start=1):
+        yield row
+        if done % batch == 0:
+            progress(done)
+    if done % batch:
+        progress(done)
 
 
 def _walk(
-    rows: Iterable[Any], keys: KeyRing, chain: Chain, fields: tuple[str, ...]
+    rows: Iterable[Any],
+    keys: KeyRing,
+    chain: Chain,
+    fields: tuple[str, ...],
+    base: tuple[int, bytes],
 ) -> tuple[int, bytes, Break | None]:
-    """Check every row's place, link and seal: (entries intact, last hash, first break)."""
+    """Check every row's place, link and seal: (last seq intact, its hash, first break)."""
     macs: dict[int, _Mac] = {}
-    expected_seq, expected_prev = 1, GENESIS
+    expected_seq, expected_prev = base[0] + 1, base[1]
     compare, line = hmac.compare_digest, _line
     width, version_at = len(fields), fields.index("key_version")
     for row in rows:

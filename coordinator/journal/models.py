@@ -11,11 +11,11 @@ re-encryption of a case journal entry's sealed heading and body during key rotat
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from coordinator import clock
@@ -45,6 +45,11 @@ class ChainHead(Model):
     chain: Mapped[Chain] = mapped_column(enum_column(Chain), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES))
+    #: Where the chain kept in the database begins: entries up to ``base_seq`` were archived
+    #: and purged (0: none), and ``base_hash`` is the hash of the last of them — the
+    #: ``prev_hash`` the first remaining entry must carry (all zeros: none purged).
+    base_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    base_hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES), default=bytes(HASH_BYTES))
 
 
 class AccessAction(StrEnum):
@@ -188,3 +193,22 @@ class CaseJournalEntry(AppendOnly, EncryptedRow, Model):
 
     #: Who signed it (shown with the entry).
     author: Mapped[User] = relationship(viewonly=True, lazy="joined")
+
+
+class LogPurge(AppendOnly, Model):
+    """Access-log entries archived to a file and deleted after the retention time."""
+
+    __tablename__ = "log_purges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    #: Entries older than this local day were asked for.
+    before: Mapped[date] = mapped_column(Date)
+    #: The entries removed, first and last sequence number of the chain (a prefix of it).
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    #: Hash of the last entry removed: the new ``journal_heads.base_hash``.
+    boundary_hash: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES))
+    #: The archive file's name and SHA-256 (of the file as written, encrypted).
+    archive_name: Mapped[str] = mapped_column(String(255))
+    archive_sha256: Mapped[bytes] = mapped_column(LargeBinary(HASH_BYTES))

@@ -12,7 +12,8 @@ or neither does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flask import has_request_context
@@ -207,8 +208,17 @@ def timeline(actor: Actor, patient: Patient) -> list[CaseJournalEntry]:
     return list(entries)
 
 
-def verify_all() -> list[chain.Verification]:
-    """Verify both chains on a read-only snapshot (on SQLite, writers are not held up)."""
+def verify_all(
+    progress: Callable[[Chain, int], None] | None = None,
+) -> list[chain.Verification]:
+    """Verify both chains on a read-only snapshot (on SQLite, writers are not held up).
+
+    ``progress``, if given, is called with the chain and its entries checked so far after
+    every batch."""
     with db.engine.connect() as connection:
         connection = connection.execution_options(read_only=True)
-        return [chain.verify(connection, keys(), which) for which in Chain]
+        results = []
+        for which in Chain:
+            report = None if progress is None else functools.partial(progress, which)
+            results.append(chain.verify(connection, keys(), which, progress=report))
+        return results

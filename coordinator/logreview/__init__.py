@@ -1,0 +1,1 @@
+"""Follow-up of the access log: search, sample checks, patient log extracts, chain status."""
