@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
@@ -18,8 +20,8 @@ from flask_migrate import upgrade
 from sqlalchemy.engine import make_url
 from werkzeug.serving import run_simple
 
+from coordinator import clock, demo
 from coordinator import config as settings
-from coordinator import demo
 from coordinator import instance as instance_setup
 from coordinator.access import Actor
 from coordinator.admin import service as admin_service
@@ -29,6 +31,7 @@ from coordinator.crypto import rotation
 from coordinator.crypto import runtime as crypto_runtime
 from coordinator.errors import DomainError
 from coordinator.extensions import db
+from coordinator.journal import retention
 from coordinator.journal import service as journal_service
 from coordinator.patients import certificates, importer
 
@@ -214,19 +217,97 @@ def rotate_keys_command(batch_size: int) -> None:
 @click.command("verify-journal")
 @_in_app
 def verify_journal_command() -> None:
-    """Check both journal chains end to end; exit 1 at the first broken entry."""
-    broken = False
-    for result in journal_service.verify_all():
+    """Check both journal chains end to end; exit 1 at the first broken entry.
+
+    The result is recorded where managers see it (Log follow-up → Chain status); a broken chain
+    raises the alarm on their start pages. Run it nightly (docs/deployment.md).
+    """
+    from coordinator.logreview import chainstatus
+
+    try:
+        run = chainstatus.start(None)
+    except DomainError as error:
+        raise _fail_on_domain_error(error) from error
+
+    def show(done: int, total: int) -> None:
+        click.echo(f"  {done}/{total} entries", err=True)
+
+    # Progress for someone watching; a nightly run (cron, a timer) mails only the result.
+    outcome = chainstatus.carry_out(run.id, progress=show if sys.stderr.isatty() else None)
+    if outcome.run.error:
+        raise click.ClickException(f"the verification could not finish: {outcome.run.error}")
+    for result in outcome.results:
         if result.broken is None:
             click.echo(f"{result.chain.value}: {result.verified} entries verified, chain intact")
         else:
-            broken = True
             click.echo(
                 f"{result.chain.value}: BROKEN at entry {result.broken.seq}: "
                 f"{result.broken.reason} ({result.verified} entries before it verified)"
             )
-    if broken:
+    if outcome.run.is_broken:
         sys.exit(1)
+
+
+@click.command("purge-logs")
+@click.option(
+    "--before",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    help="Remove access-log entries recorded before this day (YYYY-MM-DD, Swedish time).",
+)
+@click.option(
+    "--archive-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the archive file (default: log-archives in the instance folder).",
+)
+@_in_app
+def purge_logs_command(before: datetime, archive_dir: Path | None) -> None:
+    """Archive access-log entries past the retention time to an encrypted file, then delete
+    them; refused for dates younger than ACCESS_LOG_RETENTION_YEARS."""
+    day = before.date()
+    folder = archive_dir if archive_dir is not None else retention.default_archive_dir()
+    try:
+        report = retention.purge(day, folder, clock.today())
+    except DomainError as error:
+        raise _fail_on_domain_error(error) from error
+    if not report.removed or report.boundary_hash is None:
+        click.echo(f"No access-log entries recorded before {day} are left: nothing was removed.")
+        return
+    click.echo(
+        f"Archived and removed {report.removed} access-log entries "
+        f"({report.first_seq}–{report.last_seq}) recorded before {day}."
+    )
+    click.echo(f"Archive: {report.archive}")
+    click.echo(f"Boundary hash: {report.boundary_hash.hex()}")
+
+
+@click.command("verify-archive")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_in_app
+def verify_archive_command(file: Path) -> None:
+    """Check an access-log archive, entry by entry from its base to its boundary; exit 1 if
+    it is broken."""
+    result = retention.verify_archive(file)
+    header = result.header
+    if header is not None:
+        click.echo(
+            f"{file}: access-log entries {header.first_seq}–{header.last_seq} recorded before "
+            f"{header.before}, key version {header.key_version}"
+        )
+    if header is None or result.broken is not None:
+        click.echo(f"BROKEN: {result.broken} ({result.verified} entries before it verified)")
+        sys.exit(1)
+    click.echo(
+        f"{result.verified} entries verified, chain intact from base {header.base_hash.hex()} "
+        f"to boundary {header.boundary_hash.hex()}"
+    )
+    if result.is_latest:
+        click.echo("The boundary is the database's chain base: the kept log continues from it.")
+    else:
+        click.echo(
+            "The boundary is not the database's chain base: an earlier archive, or one from "
+            "another database."
+        )
 
 
 @click.command("refresh-sick-leave")
@@ -378,6 +459,8 @@ APP_COMMANDS = (
     demo_data_command,
     rotate_keys_command,
     verify_journal_command,
+    purge_logs_command,
+    verify_archive_command,
     import_certificates_command,
     refresh_sick_leave_command,
     report_group,

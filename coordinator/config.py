@@ -33,6 +33,9 @@ _PLACEHOLDER_SECRETS = frozenset({"dev", "development", "secret", "changeme", "c
 #: The shortest secret key accepted (characters of a hex or urlsafe token).
 MIN_SECRET_KEY_LENGTH = 32
 
+#: The shortest access-log retention the law allows, in years (HSLF-FS 2016:40 ch. 4).
+MIN_ACCESS_LOG_RETENTION_YEARS = 5
+
 
 class ConfigurationError(RuntimeError):
     """The configuration cannot give a safe, working application."""
@@ -118,6 +121,24 @@ class Config:
     #: (3 000 kr under the 2017 agreement, seed 002); the report page can try another.
     REIMBURSEMENT_RATE = 3000
 
+    #: Sample checks of the access log (docs/security.md, "Following up the access log"):
+    #: the start page reminds a manager when no check covering their unit was signed in this
+    #: many days (monthly by default).
+    LOG_CHECK_INTERVAL_DAYS = 30
+    #: Entries drawn at random, and at most this many per risk criterion.
+    LOG_CHECK_RANDOM = 10
+    LOG_CHECK_PER_CRITERION = 5
+    #: The working day (local hours, end not included); weekends are outside it.
+    LOG_WORKING_DAY_START = 7
+    LOG_WORKING_DAY_END = 18
+    #: "Many patients in a short time": this many patients opened within this many minutes.
+    LOG_BURST_PATIENTS = 15
+    LOG_BURST_MINUTES = 10
+
+    #: Years an access-log entry is kept before ``coordinator purge-logs`` may archive and
+    #: delete it. HSLF-FS 2016:40 ch. 4 requires at least five, so a lower value is refused.
+    ACCESS_LOG_RETENTION_YEARS = 5
+
     #: Password given to the demo users by ``coordinator demo-data``. Empty: one is generated
     #: and printed once.
     DEMO_PASSWORD = ""
@@ -145,6 +166,14 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_CONSENT_EXPIRY_NOTICE_DAYS": ("CONSENT_EXPIRY_NOTICE_DAYS", _int),
     "COORDINATOR_KBT_MIN_SESSIONS": ("KBT_MIN_SESSIONS", _int),
     "COORDINATOR_REIMBURSEMENT_RATE": ("REIMBURSEMENT_RATE", _int),
+    "COORDINATOR_LOG_CHECK_INTERVAL_DAYS": ("LOG_CHECK_INTERVAL_DAYS", _int),
+    "COORDINATOR_LOG_CHECK_RANDOM": ("LOG_CHECK_RANDOM", _int),
+    "COORDINATOR_LOG_CHECK_PER_CRITERION": ("LOG_CHECK_PER_CRITERION", _int),
+    "COORDINATOR_LOG_WORKING_DAY_START": ("LOG_WORKING_DAY_START", _int),
+    "COORDINATOR_LOG_WORKING_DAY_END": ("LOG_WORKING_DAY_END", _int),
+    "COORDINATOR_LOG_BURST_PATIENTS": ("LOG_BURST_PATIENTS", _int),
+    "COORDINATOR_LOG_BURST_MINUTES": ("LOG_BURST_MINUTES", _int),
+    "COORDINATOR_ACCESS_LOG_RETENTION_YEARS": ("ACCESS_LOG_RETENTION_YEARS", _int),
 }
 
 #: The environment variable that moves the instance folder.
@@ -210,6 +239,12 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
         raise ConfigurationError("KBT_MIN_SESSIONS must be between 1 and 100.")
     if not 0 <= settings["REIMBURSEMENT_RATE"] <= 100_000:
         raise ConfigurationError("REIMBURSEMENT_RATE must be between 0 and 100000 (kronor).")
+    _check_log_follow_up(settings)
+    if settings["ACCESS_LOG_RETENTION_YEARS"] < MIN_ACCESS_LOG_RETENTION_YEARS:
+        raise ConfigurationError(
+            f"ACCESS_LOG_RETENTION_YEARS must be at least {MIN_ACCESS_LOG_RETENTION_YEARS}: "
+            "access logs are kept at least five years (HSLF-FS 2016:40 ch. 4)."
+        )
 
 
 def check_secret_key(key: str, instance: Path) -> None:
@@ -223,4 +258,20 @@ def check_secret_key(key: str, instance: Path) -> None:
         raise ConfigurationError(
             f"The secret key is a placeholder or shorter than {MIN_SECRET_KEY_LENGTH} characters; "
             "generate one with `python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )
+
+
+def _check_log_follow_up(settings: Mapping[str, Any]) -> None:
+    for name, low, high in (
+        ("LOG_CHECK_INTERVAL_DAYS", 1, 366),
+        ("LOG_CHECK_RANDOM", 0, 200),
+        ("LOG_CHECK_PER_CRITERION", 0, 100),
+        ("LOG_BURST_PATIENTS", 2, 1000),
+        ("LOG_BURST_MINUTES", 1, 24 * 60),
+    ):
+        if not low <= settings[name] <= high:
+            raise ConfigurationError(f"{name} must be between {low} and {high}.")
+    if not 0 <= settings["LOG_WORKING_DAY_START"] < settings["LOG_WORKING_DAY_END"] <= 24:
+        raise ConfigurationError(
+            "LOG_WORKING_DAY_START and LOG_WORKING_DAY_END must be hours, 0 <= start < end <= 24."
         )

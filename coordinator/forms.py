@@ -8,8 +8,9 @@ from typing import Any
 from flask import render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField
+from wtforms import HiddenField, SelectMultipleField
 from wtforms.validators import Length, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from coordinator.errors import DomainError
 
@@ -27,6 +28,13 @@ def bounded(maximum: int = SHORT_TEXT, minimum: int = 0) -> Length:
     else:
         message = _l("At most %(max)d characters.", max=maximum)
     return Length(min=minimum, max=maximum, message=message)
+
+
+class CheckboxesField(SelectMultipleField):
+    """A multiple choice shown as a list of checkboxes."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
 
 
 def enum_choices(members: Iterable[Any]) -> list[tuple[str, str]]:

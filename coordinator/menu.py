@@ -24,6 +24,7 @@ _ENTRIES = (
     ("contacts.directory_index", _l("Directory"), "contacts.directory_"),
     ("reports.caseload", _l("Reports"), "reports."),
     ("consents.statistics", _l("Consent statistics"), "consents.statistics"),
+    ("logreview.index", _l("Log follow-up"), "log"),
     ("admin.users", _l("Users"), "admin.user"),
     ("admin.units", _l("Care units"), "admin.unit"),
 )

@@ -19,6 +19,7 @@ from coordinator.auth.roles import Role
 from coordinator.crypto.keys import KeyRing
 from coordinator.crypto.runtime import write_canary
 from coordinator.extensions import db
+from coordinator.logreview import chainstatus
 from coordinator.patients.models import Patient
 from tests.databases import DatabaseFactory
 from tests.factories import PatientFactory, UnitFactory, UserFactory
@@ -69,6 +70,7 @@ def database_url(databases: DatabaseFactory) -> Iterator[str]:
 def app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = make_app(database_url, tmp_path / "instance")
     yield app
+    chainstatus.wait_all()  # a verification started from a page must end before its database
     with app.app_context():
         db.engine.dispose()
 

@@ -130,6 +130,19 @@ ROUTES: dict[str, Route] = {
     "reports.indicator_table": Route("GET", "/reports/indicators", frozenset({MANAGER})),
     "reports.save_targets": Route("POST", "/reports/indicators/targets", frozenset({MANAGER}), 302),
     "reports.save_population": Route("POST", "/reports/population", frozenset({MANAGER}), 302),
+    "logreview.index": Route("GET", "/log/", frozenset({MANAGER})),
+    "logreview.search_log": Route("GET", "/log/search", frozenset({MANAGER})),
+    "logreview.check_list": Route("GET", "/log/checks", frozenset({MANAGER})),
+    "logreview.new_check": Route("GET", "/log/checks/new", frozenset({MANAGER})),
+    # No check or verification run with id 1 exists: an admitted manager gets 404.
+    "logreview.check": Route("GET", "/log/checks/1", frozenset({MANAGER}), 404),
+    "logreview.judge": Route("POST", "/log/checks/1", frozenset({MANAGER}), 404),
+    "logreview.sign": Route("POST", "/log/checks/1/sign", frozenset({MANAGER}), 404),
+    "logreview.chain": Route("GET", "/log/chain", frozenset({MANAGER})),
+    "logreview.verify": Route("POST", "/log/chain/verify", frozenset({MANAGER}), 302),
+    "logreview.acknowledge": Route("POST", "/log/chain/1/acknowledge", frozenset({MANAGER}), 404),
+    "log_extracts.index": Route("GET", "/log/extracts/", frozenset({MANAGER})),
+    "log_extracts.pdf": Route("GET", "/log/extracts/{patient}.pdf", frozenset({MANAGER})),
     # Tolvan's case is new, not active: mapping and planning are refused until it is.
     "plans.edit_mapping": Route(
         "GET", "/patients/{patient}/mapping", frozenset({COORDINATOR}), 409
@@ -331,5 +344,6 @@ def test_the_menu_offers_each_role_only_what_it_may_open(
         "Katalog",
         "Rapporter",
         "Samtyckesstatistik",
+        "Loggkontroll",
     ]
     assert menu(admin_client) == ["Start", "Användare", "Vårdenheter"]

@@ -8,23 +8,14 @@ from wtforms import (
     BooleanField,
     PasswordField,
     SelectField,
-    SelectMultipleField,
     StringField,
     SubmitField,
 )
 from wtforms.validators import InputRequired, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from coordinator.auth.models import ProviderType, UnitKind
 from coordinator.auth.roles import Role
-from coordinator.forms import USERNAME_PATTERN, bounded
-
-
-class CheckboxesField(SelectMultipleField):
-    """A multiple choice shown as a list of checkboxes."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
+from coordinator.forms import USERNAME_PATTERN, CheckboxesField, bounded
 
 
 def _role_choices() -> list[tuple[str, str]]:

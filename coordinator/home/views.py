@@ -6,9 +6,10 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, render_template, session
 
-from coordinator.access import current_actor, roles
+from coordinator.access import Actor, current_actor, roles
 from coordinator.admin import service as admin_service
 from coordinator.auth.roles import Role
+from coordinator.logreview import chainstatus, checks
 from coordinator.patients import today
 from coordinator.patients.filters import url_for_filters
 from coordinator.patients.screening import ScreeningRules
@@ -27,13 +28,25 @@ def index() -> str:
         return render_template(
             "home/admin.html", users=admin_service.list_users(), units=admin_service.list_units()
         )
-    if actor.role is not Role.COORDINATOR:
-        return render_template("home/index.html", actor=actor)
+    if actor.role is Role.MANAGER:
+        return _manager_start(actor)
     since = _since_last_visit()
     groups = today.queue(actor, since, ScreeningRules.from_config(current_app.config))
     return render_template(
         "home/today.html", actor=actor, groups=groups, since=since, list_url=url_for_filters
     )
+
+
+def _manager_start(actor: Actor) -> str:
+    """A manager's start page: the tiles, and what needs their attention in the log
+    follow-up — a broken chain not yet acknowledged, a sample check due for their unit."""
+    interval = current_app.config["LOG_CHECK_INTERVAL_DAYS"]
+    assert actor.unit is not None  # noqa: S101 (managers choose a unit first)
+    check_due = checks.overdue(actor.unit, interval)
+    return render_template(
+        "home/index.html", actor=actor, alarm=chainstatus.alarm(), check_due=check_due,
+        last_check=checks.last_signed(actor.unit) if check_due else None, interval=interval,
+    )  # fmt: skip
 
 
 def _since_last_visit() -> datetime:

@@ -209,9 +209,7 @@ class ChainAlarmAcknowledgement(AppendOnly, Model):
     __tablename__ = "chain_alarm_acknowledgements"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    verification_id: Mapped[int] = mapped_column(
-        ForeignKey("chain_verifications.id"), unique=True
-    )
+    verification_id: Mapped[int] = mapped_column(ForeignKey("chain_verifications.id"), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("care_units.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

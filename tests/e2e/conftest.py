@@ -23,6 +23,7 @@ from playwright.sync_api import ConsoleMessage, Error, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from coordinator.extensions import db
+from coordinator.logreview import chainstatus
 from tests.conftest import make_app
 
 #: The browser the tests drive: Debian's ``chromium`` package.
@@ -65,6 +66,7 @@ def live_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     """The app on a fresh migrated database, with a session cookie that works over HTTP."""
     app = make_app(database_url, tmp_path / "instance", SESSION_COOKIE_SECURE=False)
     yield app
+    chainstatus.wait_all()  # a verification started from a page must end before its database
     with app.app_context():
         db.engine.dispose()
 
