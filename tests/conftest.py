@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -190,3 +191,20 @@ def manager_client(world: World, signed_in_client: Callable[..., FlaskClient]) -
 @pytest.fixture
 def admin_client(world: World, signed_in_client: Callable[..., FlaskClient]) -> FlaskClient:
     return signed_in_client(world.admin)
+
+
+@pytest.fixture
+def command_env(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path
+) -> dict[str, str]:
+    """The environment the command reads: this test's database and keys."""
+    environment = {
+        "COORDINATOR_INSTANCE": str(tmp_path / "cli-instance"),
+        "DATABASE_URL": database_url,
+        "COORDINATOR_SECRET_KEY": secrets.token_hex(32),
+        "COORDINATOR_ENCRYPTION_KEYS": TEST_KEYS,
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    os.makedirs(environment["COORDINATOR_INSTANCE"], mode=0o700)
+    return environment

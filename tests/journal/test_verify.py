@@ -3,11 +3,9 @@ the exact entry where it happened."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +21,7 @@ from coordinator.journal import chain
 from coordinator.journal import service as journal
 from coordinator.journal.chain import Break
 from coordinator.journal.models import AccessLogEntry, CaseJournalEntry, ChainHead
-from tests.conftest import TEST_KEYS, World
+from tests.conftest import World
 from tests.journal.support import (
     ALTERED,
     CUT,
@@ -262,23 +260,6 @@ def test_verification_reports_a_case_entry_whose_text_was_overwritten(
 
 
 # -- the command ------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def command_env(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path
-) -> dict[str, str]:
-    """The environment the command reads: this test's database and keys."""
-    environment = {
-        "COORDINATOR_INSTANCE": str(tmp_path / "cli-instance"),
-        "DATABASE_URL": database_url,
-        "COORDINATOR_SECRET_KEY": secrets.token_hex(32),
-        "COORDINATOR_ENCRYPTION_KEYS": TEST_KEYS,
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    os.makedirs(environment["COORDINATOR_INSTANCE"], mode=0o700)
-    return environment
 
 
 def test_the_command_reports_an_intact_journal_and_exits_0(

@@ -10,12 +10,9 @@ access-log entries and three case journal entries. The clock stands at 2026-06-1
 from __future__ import annotations
 
 import functools
-import os
 import re
-import secrets
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import time_machine
@@ -35,7 +32,7 @@ from coordinator.journal import chain
 from coordinator.journal.models import AccessLogEntry, CaseJournalEntry, Chain
 from coordinator.logreview import chainstatus
 from coordinator.logreview.models import ChainAlarmAcknowledgement, ChainVerification
-from tests.conftest import TEST_KEYS, UserRef, World
+from tests.conftest import UserRef, World
 from tests.crypto.support import actor_for
 from tests.helpers import csrf_token, field_errors, flashes, submit
 from tests.journal.support import ALTERED, sql, without_guards, write_history
@@ -404,23 +401,6 @@ def test_an_intact_run_has_no_alarm_to_acknowledge(
 
 
 # -- The nightly command ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def command_env(
-    monkeypatch: pytest.MonkeyPatch, database_url: str, tmp_path: Path
-) -> dict[str, str]:
-    """The environment the command reads: this test's database and keys."""
-    environment = {
-        "COORDINATOR_INSTANCE": str(tmp_path / "cli-instance"),
-        "DATABASE_URL": database_url,
-        "COORDINATOR_SECRET_KEY": secrets.token_hex(32),
-        "COORDINATOR_ENCRYPTION_KEYS": TEST_KEYS,
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    os.makedirs(environment["COORDINATOR_INSTANCE"], mode=0o700)
-    return environment
 
 
 def test_the_command_records_a_run_the_chain_page_lists_as_nightly(

@@ -17,7 +17,6 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import DatabaseError
 
 from coordinator import clock
-from coordinator.auth.models import CareUnit
 from coordinator.auth.roles import Role
 from coordinator.extensions import db
 from coordinator.journal import service as journal
@@ -26,8 +25,8 @@ from coordinator.logreview.models import Criterion, Finding, LogCheck, LogCheckI
 from coordinator.patients.models import Patient
 from tests.conftest import UnitRef, UserRef, World
 from tests.crypto.support import actor_for
-from tests.factories import UserFactory
 from tests.helpers import submit
+from tests.logreview.support import manager_of
 from tests.patients.support import at
 
 DAY = date(2026, 6, 15)
@@ -278,8 +277,7 @@ def test_comments_and_summary_are_stored_encrypted(
 
 def _manager_of(app: Flask, unit: UnitRef, username: str) -> UserRef:
     with app.app_context():
-        place = db.session.get(CareUnit, unit.id)
-        return UserRef.of(UserFactory(username=username, role=Role.MANAGER, units=[place]))
+        return manager_of(username, unit)
 
 
 def test_only_the_reviewer_judges_and_signs_but_other_managers_of_the_unit_see_it(
