@@ -7,7 +7,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 CATALOGUES := $(wildcard coordinator/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint check bench bench-caseload bench-reports translations clean
+.PHONY: run test lint check bench bench-caseload bench-reports bench-logreview translations clean
 
 ## make run: set everything up and start the app with demo data on http://127.0.0.1:5000
 run: $(VENV)/.installed $(COMPILED)
@@ -42,6 +42,12 @@ bench-caseload: $(VENV)/.installed
 ## patients and 1 000 000 access-log entries (docs/performance.md; takes 10 minutes or so)
 bench-reports: $(VENV)/.installed
 	$(BIN)/python benchmarks/reports.py $(BENCH_ARGS)
+
+## make bench-logreview: time the access-log follow-up (sample checks, search, log extract,
+## chain verification, purge) with 100 000 patients and 1 000 000 access-log entries
+## (docs/performance.md; takes 15 minutes or so)
+bench-logreview: $(VENV)/.installed
+	$(BIN)/python benchmarks/logreview.py $(BENCH_ARGS)
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -64,7 +64,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -1008,6 +1008,10 @@ class Probe:
     call: Callable[[list[CareUnit]], Any] | None = None
     unit_ids: tuple[int, ...] = ()
     url: str | None = None
+    #: For a URL: the form to post to it (CSRF token included) instead of getting it, and
+    #: the status a correct answer has.
+    form: Mapping[str, Any] | None = None
+    status: int = 200
     #: What the result says it counted (a check that the work measured was done).
     describe: Callable[[Any], str] = str
 
@@ -1043,12 +1047,13 @@ class Measured:
 
 def run_once(app: Flask, client: FlaskClient, probe: Probe) -> tuple[Any, Callable[[], Any]]:
     """What one run of ``probe`` does, ready to be timed: (context to enter, the work)."""
-    if probe.url is not None:
+    url, form = probe.url, probe.form
+    if url is not None:
 
         def get() -> Any:
-            response = client.get(probe.url)  # type: ignore[arg-type]
-            if response.status_code != 200:
-                raise RuntimeError(f"{probe.url} answered {response.status_code}")
+            response = client.get(url) if form is None else client.post(url, data=dict(form))
+            if response.status_code != probe.status:
+                raise RuntimeError(f"{url} answered {response.status_code}")
             return response
 
         return None, get
@@ -1066,11 +1071,16 @@ def finish(context: Any) -> None:
 
 
 def measure(
-    app: Flask, client: FlaskClient, counter: StatementCounter, probe: Probe, runs: int
+    app: Flask,
+    client: FlaskClient,
+    counter: StatementCounter,
+    probe: Probe,
+    runs: int,
+    warm_ups: int = WARM_UPS,
 ) -> Measured:
     if probe.url is not None and client.get(probe.url).status_code == 404:
         return Measured(probe, [], [], [], "no such page yet (404)", missing=True)
-    for _ in range(WARM_UPS):
+    for _ in range(warm_ups):
         context, work = run_once(app, client, probe)
         work()
         finish(context)

@@ -91,6 +91,8 @@ class AccessLogEntry(AppendOnly, Model):
     __table_args__ = (
         Index("ix_access_log_patient_id_at", "patient_id", "at"),
         Index("ix_access_log_user_id_at", "user_id", "at"),
+        #: The log follow-up's search of a unit's accesses, newest first.
+        Index("ix_access_log_unit_id_seq", "unit_id", "seq"),
     )
 
     #: Position in the chain, from 1 without gaps.

@@ -82,7 +82,8 @@ def draw(actor: Actor, draft: Draft, rules: criteria.Rules) -> LogCheck:
     unit_ids = sorted(unit.id for unit in draft.units)
     entries = criteria.scope(unit_ids, draft.first, draft.last)
     seed = secrets.token_hex(8)
-    sample = criteria.draw(entries, criteria.context(entries), rules, draft.criteria, seed)
+    found = criteria.context(entries, unit_ids, draft.first, draft.last)
+    sample = criteria.draw(entries, found, rules, draft.criteria, seed)
     if not sample.entries:
         raise CheckRefused(_l("No accesses in the period met the chosen criteria."))
     check = LogCheck(

@@ -30,9 +30,9 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 
 from coordinator import clock
 from coordinator.auth.models import User
@@ -106,16 +106,12 @@ class Context:
     surnames: dict[int, frozenset[bytes]] = field(default_factory=dict)
 
 
-def scope(units: Sequence[int], first: date, last: date) -> list[Access]:
-    """The entries of ``first``–``last`` (local days) in scope of ``units``, in chain order."""
+def _in_scope(units: Sequence[int], first: date, last: date, *columns: Any) -> Select[Any]:
+    """``columns`` of the entries of ``first``–``last`` (local days) in scope of ``units``."""
     start, end = clock.days_between(first, last)
-    query = (
-        select(
-            AccessLogEntry.seq, AccessLogEntry.at, AccessLogEntry.user_id, AccessLogEntry.unit_id,
-            AccessLogEntry.role, AccessLogEntry.patient_id, AccessLogEntry.action,
-            AccessLogEntry.object_type, AccessLogEntry.request_id,
-            Patient.unit_id, Patient.is_protected, Patient.last_name.index,
-        )
+    return (
+        select(*columns)
+        .select_from(AccessLogEntry)
         .join(Patient, Patient.id == AccessLogEntry.patient_id)
         .where(
             AccessLogEntry.at >= start,
@@ -123,26 +119,36 @@ def scope(units: Sequence[int], first: date, last: date) -> list[Access]:
             AccessLogEntry.user_id.is_not(None),
             or_(AccessLogEntry.unit_id.in_(units), Patient.unit_id.in_(units)),
         )
-        .order_by(AccessLogEntry.seq)
-    )  # fmt: skip
+    )
+
+
+def scope(units: Sequence[int], first: date, last: date) -> list[Access]:
+    """The entries of ``first``–``last`` (local days) in scope of ``units``, in chain order."""
+    query = _in_scope(
+        units, first, last,
+        AccessLogEntry.seq, AccessLogEntry.at, AccessLogEntry.user_id, AccessLogEntry.unit_id,
+        AccessLogEntry.role, AccessLogEntry.patient_id, AccessLogEntry.action,
+        AccessLogEntry.object_type, AccessLogEntry.request_id,
+        Patient.unit_id, Patient.is_protected, Patient.last_name.index,
+    ).order_by(AccessLogEntry.seq)  # fmt: skip
     return [Access._make(row) for row in db.session.execute(query)]
 
 
-def context(entries: Sequence[Access]) -> Context:
-    """The cases of the patients in ``entries`` and the surname indexes of their users."""
-    patient_ids = sorted({entry.patient_id for entry in entries})
+def context(entries: Sequence[Access], units: Sequence[int], first: date, last: date) -> Context:
+    """The cases of the patients in scope (one query, the scope as its subquery: a region's
+    month names tens of thousands of patients) and the surname indexes of the users."""
+    patients = _in_scope(units, first, last, AccessLogEntry.patient_id).distinct()
     cases: dict[int, list[CaseSpan]] = defaultdict(list)
-    for chunk in _chunks(patient_ids, 5000):
-        rows = db.session.execute(
-            select(
-                CoordinationCase.patient_id,
-                CoordinationCase.coordinator_id,
-                CoordinationCase.opened_at,
-                CoordinationCase.closed_on,
-            ).where(CoordinationCase.patient_id.in_(chunk))
-        )
-        for patient_id, coordinator_id, opened_at, closed_on in rows:
-            cases[patient_id].append(CaseSpan(coordinator_id, opened_at, closed_on))
+    rows = db.session.execute(
+        select(
+            CoordinationCase.patient_id,
+            CoordinationCase.coordinator_id,
+            CoordinationCase.opened_at,
+            CoordinationCase.closed_on,
+        ).where(CoordinationCase.patient_id.in_(patients))
+    )
+    for patient_id, coordinator_id, opened_at, closed_on in rows:
+        cases[patient_id].append(CaseSpan(coordinator_id, opened_at, closed_on))
     user_ids = sorted({entry.user_id for entry in entries})
     names = db.session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
     surnames = {
@@ -161,11 +167,6 @@ def possible_surnames(full_name: str) -> list[str]:
         for first in range(len(words))
         for last in range(first + 1, len(words) + 1)
     ]
-
-
-def _chunks(values: Sequence[int], size: int) -> Iterable[Sequence[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 # -- the criteria --------------------------------------------------------------------------

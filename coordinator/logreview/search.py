@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, select, union
 
 from coordinator import clock
 from coordinator.access import Actor
-from coordinator.auth.models import CareUnit, User
+from coordinator.auth.models import CareUnit, User, user_units
 from coordinator.errors import InvalidField, NotFound
 from coordinator.extensions import db
 from coordinator.journal import service as journal
@@ -60,31 +60,41 @@ class Results:
 
 
 def users_of(units: list[CareUnit]) -> list[User]:
-    """Everyone who works or worked in ``units`` (the user filter's choices)."""
-    ids = {unit.id for unit in units}
-    users = db.session.scalars(select(User).order_by(User.full_name)).unique().all()
-    return [user for user in users if any(unit.id in ids for unit in user.units)]
+    """Everyone who works in ``units`` (the user filter's choices)."""
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.id.in_(select(user_units.c.user_id).where(
+                user_units.c.unit_id.in_([unit.id for unit in units]))))
+            .order_by(User.full_name)
+        ).unique()
+    )  # fmt: skip
 
 
-def _filtered(query: Query, patient: Patient | None) -> Select[AccessLogEntry]:
+def _matching(query: Query, patient: Patient | None) -> Select[tuple[int]]:
+    """The sequence numbers of the entries matching ``query``: those made in the units, and
+    (UNION) those concerning the units' patients — two halves that each walk an index
+    (``unit_id, seq`` and ``patient_id, at``), where one OR would scan the whole period."""
     unit_ids = [unit.id for unit in query.units]
-    statement = (
-        select(AccessLogEntry)
-        .join(Patient, Patient.id == AccessLogEntry.patient_id)
-        .where(or_(AccessLogEntry.unit_id.in_(unit_ids), Patient.unit_id.in_(unit_ids)))
-    )
+    conditions = []
     if patient is not None:
-        statement = statement.where(AccessLogEntry.patient_id == patient.id)
+        conditions.append(AccessLogEntry.patient_id == patient.id)
     if query.user_id is not None:
-        statement = statement.where(AccessLogEntry.user_id == query.user_id)
+        conditions.append(AccessLogEntry.user_id == query.user_id)
     if query.action is not None:
-        statement = statement.where(AccessLogEntry.action == query.action)
+        conditions.append(AccessLogEntry.action == query.action)
     if query.first is not None:
-        statement = statement.where(AccessLogEntry.at >= clock.start_of(query.first))
+        conditions.append(AccessLogEntry.at >= clock.start_of(query.first))
     if query.last is not None:
         _, end = clock.days_between(query.last, query.last)
-        statement = statement.where(AccessLogEntry.at < end)
-    return statement
+        conditions.append(AccessLogEntry.at < end)
+    made_here = select(AccessLogEntry.seq).where(AccessLogEntry.unit_id.in_(unit_ids), *conditions)
+    their_patients = (
+        select(AccessLogEntry.seq)
+        .join(Patient, Patient.id == AccessLogEntry.patient_id)
+        .where(Patient.unit_id.in_(unit_ids), *conditions)
+    )
+    return union(made_here, their_patients)  # type: ignore[return-value]
 
 
 def _patient(query: Query) -> Patient | None:
@@ -114,13 +124,19 @@ def search(actor: Actor, query: Query) -> Results:
     if query.first and query.last and query.first > query.last:
         raise InvalidField("last", _l("The period must end on or after its first day."))
     patient = _patient(query)
-    statement = _filtered(query, patient)
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    matching = _matching(query, patient).subquery()
+    total = db.session.scalar(select(func.count()).select_from(matching)) or 0
     page = max(1, min(query.page, max(1, -(-total // PAGE_SIZE))))
-    entries = db.session.scalars(
-        statement.order_by(AccessLogEntry.seq.desc())
+    seqs = (
+        select(matching.c.seq)
+        .order_by(matching.c.seq.desc())
         .limit(PAGE_SIZE)
         .offset((page - 1) * PAGE_SIZE)
+    )
+    entries = db.session.scalars(
+        select(AccessLogEntry)
+        .where(AccessLogEntry.seq.in_(seqs.scalar_subquery()))
+        .order_by(AccessLogEntry.seq.desc())
     ).all()
     patients = {
         p.id: p

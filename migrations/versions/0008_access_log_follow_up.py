@@ -8,7 +8,8 @@ A signed sample check is final: triggers refuse changes to a signed check and it
 except key rotation's re-encryption of the sealed comments, and refuse deleting any check.
 Alarm acknowledgements and purge records are history like the journals. ``journal_heads``
 learns where the kept part of each chain begins (``base_seq``, ``base_hash``) once older
-access-log entries have been archived and purged; the base only moves forward.
+access-log entries have been archived and purged; the base only moves forward. The access log
+gets an index on (unit_id, seq) for the search of a unit's accesses.
 """
 
 import sqlalchemy as sa
@@ -220,6 +221,8 @@ def upgrade():
     op.create_index(
         "ix_log_check_items_check_id_position", "log_check_items", ["check_id", "position"]
     )
+    # The follow-up's search of a unit's accesses (made there), newest first.
+    op.create_index("ix_access_log_unit_id_seq", "access_log", ["unit_id", "seq"])
     _add_chain_base()
     _create_guards()
 
@@ -332,6 +335,7 @@ def downgrade():
     # Plain DROP COLUMN: a batch copy would drop journal_heads' own triggers on SQLite.
     op.drop_column("journal_heads", "base_hash")
     op.drop_column("journal_heads", "base_seq")
+    op.drop_index("ix_access_log_unit_id_seq", table_name="access_log")
     op.drop_index("ix_log_check_items_check_id_position", table_name="log_check_items")
     op.drop_table("log_check_items")
     op.drop_table("log_check_units")

@@ -283,7 +283,7 @@ def test_scope_and_context_read_the_entries_cases_and_surnames_from_the_database
     db.session.commit()
 
     entries = criteria.scope([world.unit_a.id], date(2026, 6, 1), MONDAY)
-    context = criteria.context(entries)
+    context = criteria.context(entries, [world.unit_a.id], date(2026, 6, 1), MONDAY)
 
     # The entry of unit B's coordinator to unit B's patient is out of unit A's scope.
     assert [entry.seq for entry in entries] == [namesake_entry.seq, mine_elsewhere.seq]
