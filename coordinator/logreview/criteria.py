@@ -43,6 +43,8 @@ from coordinator.logreview.models import Criterion
 from coordinator.patients.identity import normalise_name
 from coordinator.patients.models import CoordinationCase, Patient
 
+#: Up to this many patients, the cases are fetched by listing their ids.
+_LISTED_PATIENTS = 2000
 #: Saturday and Sunday (``date.weekday()``).
 _WEEKEND = frozenset({5, 6})
 
@@ -135,9 +137,15 @@ def scope(units: Sequence[int], first: date, last: date) -> list[Access]:
 
 
 def context(entries: Sequence[Access], units: Sequence[int], first: date, last: date) -> Context:
-    """The cases of the patients in scope (one query, the scope as its subquery: a region's
-    month names tens of thousands of patients) and the surname indexes of the users."""
-    patients = _in_scope(units, first, last, AccessLogEntry.patient_id).distinct()
+    """The cases of the patients in scope and the surname indexes of the users.
+
+    One query: for a few patients their ids are listed; for many (a region's month names tens
+    of thousands) the scope is the subquery, since thousands of bound ids cost more than
+    reading the period's entries again (docs/performance.md)."""
+    ids = sorted({entry.patient_id for entry in entries})
+    patients: Sequence[int] | Select[Any] = ids
+    if len(ids) > _LISTED_PATIENTS:
+        patients = _in_scope(units, first, last, AccessLogEntry.patient_id).distinct()
     cases: dict[int, list[CaseSpan]] = defaultdict(list)
     rows = db.session.execute(
         select(

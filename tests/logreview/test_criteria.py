@@ -255,9 +255,11 @@ def context_app(app: Flask, world: World) -> Iterator[Flask]:
         yield app
 
 
+@pytest.mark.parametrize("listed", [2000, 0], ids=["cases-by-listed-ids", "cases-by-subquery"])
 def test_scope_and_context_read_the_entries_cases_and_surnames_from_the_database(
-    context_app: Flask, world: World
+    context_app: Flask, world: World, monkeypatch: pytest.MonkeyPatch, listed: int
 ) -> None:
+    monkeypatch.setattr(criteria, "_LISTED_PATIENTS", listed)
     berg = UserFactory(username="berg", full_name="Karin Berg", units=[])
     db.session.add(berg)
     db.session.commit()
