@@ -130,3 +130,20 @@ def browser_page(console_errors: ConsoleErrors) -> Iterator[Page]:
             page.close()
             context.close()
             browser.close()
+
+
+#: Werkzeug's development server leaves a static file's handle to the garbage collector when
+#: the browser drops the connection mid-response (a navigation cancels a favicon or stylesheet
+#: request): a ResourceWarning from the server thread, not from the app, that pytest reports
+#: against whichever test is running. Only that one is ignored, and only in browser tests.
+_DROPPED_STATIC_FILE = (
+    "ignore:Exception ignored in. <_io.FileIO name='[^']*/static/"
+    ":pytest.PytestUnraisableExceptionWarning"
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.filterwarnings(_DROPPED_STATIC_FILE))
