@@ -42,10 +42,10 @@ def _manager_start(actor: Actor) -> str:
     follow-up — a broken chain not yet acknowledged, a sample check due for their unit."""
     interval = current_app.config["LOG_CHECK_INTERVAL_DAYS"]
     assert actor.unit is not None  # noqa: S101 (managers choose a unit first)
-    check_due = checks.overdue(actor.unit, interval)
+    last_check = checks.last_signed(actor.unit)
     return render_template(
-        "home/index.html", actor=actor, alarm=chainstatus.alarm(), check_due=check_due,
-        last_check=checks.last_signed(actor.unit) if check_due else None, interval=interval,
+        "home/index.html", actor=actor, alarm=chainstatus.alarm(), last_check=last_check,
+        check_due=checks.is_due(last_check, interval), interval=interval,
     )  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from coordinator.auth.roles import Role
 from coordinator.crypto import Encrypted, EncryptedRow
 from coordinator.database import AppendOnly, UTCDateTime, enum_column
 from coordinator.extensions import Model
+from coordinator.labels import Labelled, register
 
 HASH_BYTES = 32
 
@@ -32,9 +33,12 @@ HASH_BYTES = 32
 SEQUENCE_NUMBER = BigInteger().with_variant(Integer, "sqlite")
 
 
-class Chain(StrEnum):
+class Chain(Labelled):
     ACCESS = "access"
     CASE = "case"
+
+
+register(Chain, {Chain.ACCESS: _l("access log"), Chain.CASE: _l("case journal")})
 
 
 class ChainHead(Model):

@@ -40,7 +40,7 @@ from coordinator.logreview.models import (
     log_check_units,
 )
 from coordinator.patients.models import Patient
-from coordinator.reports.scope import require_manager
+from coordinator.reports.scope import require_manager, require_own_units
 
 #: The longest period one check covers.
 MAX_PERIOD_DAYS = 366
@@ -68,9 +68,7 @@ def draw(actor: Actor, draft: Draft, rules: criteria.Rules) -> LogCheck:
     require_manager(actor)
     if actor.unit is None:
         raise NotFound()
-    mine = {unit.id for unit in actor.user.active_units}
-    if not draft.units or any(unit.id not in mine for unit in draft.units):
-        raise NotFound()
+    require_own_units(actor, draft.units)
     if draft.first > draft.last:
         raise InvalidField("last", _l("The period must end on or after its first day."))
     if draft.last > clock.today():
@@ -202,10 +200,9 @@ def last_signed(unit: CareUnit) -> datetime | None:
     )
 
 
-def overdue(unit: CareUnit, interval_days: int) -> bool:
-    """Whether ``unit`` has had no signed check in the last ``interval_days`` days."""
-    signed = last_signed(unit)
-    return signed is None or clock.now() - signed > timedelta(days=interval_days)
+def is_due(last: datetime | None, interval_days: int) -> bool:
+    """Whether a check is due when the last one was signed at ``last`` (:func:`last_signed`)."""
+    return last is None or clock.now() - last > timedelta(days=interval_days)
 
 
 # -- judging and signing -----------------------------------------------------------------------

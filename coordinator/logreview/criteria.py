@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -62,14 +62,14 @@ class Rules:
     burst_minutes: int = 10
 
     @classmethod
-    def from_config(cls, config: dict[str, object]) -> Rules:
+    def from_config(cls, config: Mapping[str, Any]) -> Rules:
         return cls(
-            random=int(config["LOG_CHECK_RANDOM"]),  # type: ignore[call-overload]
-            per_criterion=int(config["LOG_CHECK_PER_CRITERION"]),  # type: ignore[call-overload]
-            day_start=int(config["LOG_WORKING_DAY_START"]),  # type: ignore[call-overload]
-            day_end=int(config["LOG_WORKING_DAY_END"]),  # type: ignore[call-overload]
-            burst_patients=int(config["LOG_BURST_PATIENTS"]),  # type: ignore[call-overload]
-            burst_minutes=int(config["LOG_BURST_MINUTES"]),  # type: ignore[call-overload]
+            random=int(config["LOG_CHECK_RANDOM"]),
+            per_criterion=int(config["LOG_CHECK_PER_CRITERION"]),
+            day_start=int(config["LOG_WORKING_DAY_START"]),
+            day_end=int(config["LOG_WORKING_DAY_END"]),
+            burst_patients=int(config["LOG_BURST_PATIENTS"]),
+            burst_minutes=int(config["LOG_BURST_MINUTES"]),
         )
 
 

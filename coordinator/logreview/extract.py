@@ -24,7 +24,7 @@ from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, AccessLogEntry
 from coordinator.patients.models import Patient
-from coordinator.patients.service import parse_personnummer
+from coordinator.patients.service import find_in_units
 from coordinator.reports.scope import require_manager
 
 #: The access-log object type of the extract itself.
@@ -142,13 +142,7 @@ def find_patient(actor: Actor, personnummer: str) -> Patient:
     (:class:`~coordinator.patients.service.InvalidPersonnummer`); a patient of another unit is
     not found, exactly like a missing one. Logs nothing: the extract shown is the access.
     """
-    units = _managed(actor)
-    number = parse_personnummer(personnummer)
-    patient = db.session.scalars(
-        select(Patient)
-        .where(Patient.personnummer.equals(number.normalised), Patient.unit_id.in_(units))
-        .order_by(Patient.id)
-    ).first()
+    patient = find_in_units(personnummer, _managed(actor))
     if patient is None:
         raise NotFound(_l("No patient with that personnummer is registered in your units."))
     return patient

@@ -23,8 +23,8 @@ from coordinator.extensions import db
 from coordinator.journal import service as journal
 from coordinator.journal.models import AccessAction, AccessLogEntry
 from coordinator.patients.models import Patient
-from coordinator.patients.service import InvalidPersonnummer, parse_personnummer
-from coordinator.reports.scope import require_manager
+from coordinator.patients.service import InvalidPersonnummer, find_in_units
+from coordinator.reports.scope import require_own_units
 
 PAGE_SIZE = 50
 
@@ -102,14 +102,9 @@ def _patient(query: Query) -> Patient | None:
     if not query.personnummer:
         return None
     try:
-        number = parse_personnummer(query.personnummer)
+        patient = find_in_units(query.personnummer, [unit.id for unit in query.units])
     except InvalidPersonnummer as error:
         raise InvalidField("personnummer", _l("Not a valid personnummer.")) from error
-    condition = Patient.personnummer.equals(number.normalised)
-    unit_ids = [unit.id for unit in query.units]
-    patient = db.session.scalars(
-        select(Patient).where(condition, Patient.unit_id.in_(unit_ids))
-    ).first()
     if patient is None:
         raise NotFound(_l("No patient with that personnummer in the chosen units."))
     return patient
@@ -117,10 +112,7 @@ def _patient(query: Query) -> Patient | None:
 
 def search(actor: Actor, query: Query) -> Results:
     """One page of the entries matching ``query``, newest first; logs the patients shown."""
-    require_manager(actor)
-    mine = {unit.id for unit in actor.user.active_units}
-    if not query.units or any(unit.id not in mine for unit in query.units):
-        raise NotFound()
+    require_own_units(actor, query.units)
     if query.first and query.last and query.first > query.last:
         raise InvalidField("last", _l("The period must end on or after its first day."))
     patient = _patient(query)

@@ -55,10 +55,8 @@ def object_label(object_type: str) -> str:
 def index() -> ViewResult:
     actor = current_actor()
     interval = current_app.config["LOG_CHECK_INTERVAL_DAYS"]
-    units = [
-        (unit, checks.last_signed(unit), checks.overdue(unit, interval))
-        for unit in actor.user.active_units
-    ]
+    signed = {unit: checks.last_signed(unit) for unit in actor.user.active_units}
+    units = [(unit, last, checks.is_due(last, interval)) for unit, last in signed.items()]
     return render_template(
         "logreview/index.html", units=units, interval=interval, run=chainstatus.latest_finished(),
         alarm=chainstatus.alarm(), verify_form=VerifyForm(),

@@ -7,6 +7,7 @@ of another unit is "not found" (404), never "forbidden": its existence is not re
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 from flask_babel import lazy_gettext as _l
@@ -84,6 +85,18 @@ def find_by_personnummer(actor: Actor, personnummer: str) -> Patient | None:
     if patient is not None:
         journal.record_access(actor, patient, AccessAction.SEARCH, "patient", patient.uid.hex)
     return patient
+
+
+def find_in_units(personnummer: str, unit_ids: Sequence[int]) -> Patient | None:
+    """The patient with ``personnummer`` registered at one of ``unit_ids`` (the blind index;
+    a malformed number or a wrong check digit is :class:`InvalidPersonnummer`). Logs nothing:
+    the caller logs what it shows (the log follow-up's search and extract)."""
+    number = parse_personnummer(personnummer)
+    return db.session.scalars(
+        select(Patient)
+        .where(Patient.personnummer.equals(number.normalised), Patient.unit_id.in_(unit_ids))
+        .order_by(Patient.id)
+    ).first()
 
 
 def _registered(actor: Actor, number: IdentityNumber) -> Patient | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask_babel import lazy_gettext as _l
 
 from coordinator.access import Actor
@@ -18,6 +20,14 @@ def require_manager(actor: Actor) -> None:
     it)."""
     if actor.role is not Role.MANAGER:
         raise Forbidden(_l("Only managers see the reports."))
+
+
+def require_own_units(actor: Actor, units: Sequence[CareUnit]) -> None:
+    """``units`` are some of the manager's: another unit (or none) is not found."""
+    require_manager(actor)
+    mine = {unit.id for unit in actor.user.active_units}
+    if not units or any(unit.id not in mine for unit in units):
+        raise NotFound()
 
 
 def manager_units(actor: Actor, unit: str | int | None) -> list[CareUnit]:
