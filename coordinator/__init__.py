@@ -19,7 +19,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     environment (``COORDINATOR_INSTANCE``, ``DATABASE_URL``, …); ``config`` overrides them all.
     Raises :class:`coordinator.config.ConfigurationError` when a required secret is missing.
     """
-    from coordinator import access, cli, database, errors, i18n, security_headers, templating
+    from coordinator import (
+        access,
+        cli,
+        database,
+        errors,
+        i18n,
+        ratelimit,
+        security_headers,
+        templating,
+    )
     from coordinator import config as settings
     from coordinator.admin.views import bp as admin_bp
     from coordinator.auth import passwords
@@ -66,6 +75,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     passwords.init_app(app)
     i18n.init_app(app)
     access.init_app(app)  # before CSRF: outsiders get 302/403, not a token error
+    ratelimit.init_app(app)
     csrf.init_app(app)
     security_headers.init_app(app)
     database.init_app(app)

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 #: The checkout's root: templates, static files and migrations live here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +70,16 @@ class Config:
     LOGIN_MAX_FAILURES = 5
     #: Minutes a username stays locked after too many failures.
     LOGIN_LOCKOUT_MINUTES = 15
+    #: Attempts one client address may make at the steps that check a secret (password, code,
+    #: password change, second-factor enrolment), counted together, in Flask-Limiter's
+    #: notation. A health centre behind one address signs in a few dozen staff in the morning.
+    SIGN_IN_RATE_LIMIT = "60 per minute;600 per hour"
+    #: Where the rate-limit counters live (Flask-Limiter storage URI): each process's memory by
+    #: default; with several app instances a shared store such as ``redis://host:6379/0``.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = True
+    #: Tell a limited client how long to wait (``Retry-After``) and what is left.
+    RATELIMIT_HEADERS_ENABLED = True
 
     #: Shortest and longest password accepted (OWASP ASVS 2.1.1–2.1.2: length, no composition
     #: rules).
@@ -139,6 +151,12 @@ class Config:
     #: delete it. HSLF-FS 2016:40 ch. 4 requires at least five, so a lower value is refused.
     ACCESS_LOG_RETENTION_YEARS = 5
 
+    #: The PostgreSQL tools ``coordinator backup`` and ``coordinator restore`` run. Empty: the
+    #: newest ``/usr/lib/postgresql/<version>/bin/`` one (Debian's layout), else the one on the
+    #: PATH. Their major version must be at least the server's (docs/backup.md).
+    PG_DUMP = ""
+    PG_RESTORE = ""
+
     #: Password given to the demo users by ``coordinator demo-data``. Empty: one is generated
     #: and printed once.
     DEMO_PASSWORD = ""
@@ -159,6 +177,8 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_ENCRYPTION_KEYS": ("ENCRYPTION_KEYS", str),
     "COORDINATOR_SESSION_IDLE_MINUTES": ("SESSION_IDLE_MINUTES", _int),
     "COORDINATOR_FORCE_HTTPS": ("FORCE_HTTPS", _bool),
+    "COORDINATOR_SIGN_IN_RATE_LIMIT": ("SIGN_IN_RATE_LIMIT", str),
+    "COORDINATOR_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "COORDINATOR_DEMO_PASSWORD": ("DEMO_PASSWORD", str),
     "COORDINATOR_SICK_LEAVE_GAP_DAYS": ("SICK_LEAVE_GAP_DAYS", _int),
     "COORDINATOR_SCREENING_SICK_LISTED_DAYS": ("SCREENING_SICK_LISTED_DAYS", _int),
@@ -174,6 +194,8 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_LOG_BURST_PATIENTS": ("LOG_BURST_PATIENTS", _int),
     "COORDINATOR_LOG_BURST_MINUTES": ("LOG_BURST_MINUTES", _int),
     "COORDINATOR_ACCESS_LOG_RETENTION_YEARS": ("ACCESS_LOG_RETENTION_YEARS", _int),
+    "COORDINATOR_PG_DUMP": ("PG_DUMP", str),
+    "COORDINATOR_PG_RESTORE": ("PG_RESTORE", str),
 }
 
 #: The environment variable that moves the instance folder.
@@ -240,6 +262,10 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
     if not 0 <= settings["REIMBURSEMENT_RATE"] <= 100_000:
         raise ConfigurationError("REIMBURSEMENT_RATE must be between 0 and 100000 (kronor).")
     _check_log_follow_up(settings)
+    try:
+        parse_many(settings["SIGN_IN_RATE_LIMIT"])
+    except ValueError as exc:
+        raise ConfigurationError(f"SIGN_IN_RATE_LIMIT is not a rate: {exc}") from exc
     if settings["ACCESS_LOG_RETENTION_YEARS"] < MIN_ACCESS_LOG_RETENTION_YEARS:
         raise ConfigurationError(
             f"ACCESS_LOG_RETENTION_YEARS must be at least {MIN_ACCESS_LOG_RETENTION_YEARS}: "

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, settings
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
@@ -25,6 +26,18 @@ from coordinator.patients.models import Patient
 from tests.databases import DatabaseFactory
 from tests.factories import PatientFactory, UnitFactory, UserFactory
 from tests.helpers import sign_in, submit
+
+# Property-based tests (hypothesis) run derandomised, so CI and a developer see the same examples,
+# and keep no example database. Each test builds one app and tries its examples in it.
+settings.register_profile(
+    "coordinator",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=50,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile("coordinator")
 
 #: The key ring of this test run: real keys, generated once, never written to disk.
 TEST_KEYS = KeyRing.generate().dumps()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from datetime import datetime
 
 import pyotp
@@ -17,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from coordinator import clock
-from coordinator.auth import passwords, throttle
+from coordinator.auth import breached, passwords, throttle
 from coordinator.auth.models import CareUnit, User, new_session_token
 from coordinator.errors import DomainError, Forbidden
 from coordinator.extensions import db
@@ -99,6 +100,24 @@ def check_password_policy(user: User, password: str) -> None:
         )
     if password.strip().lower() == user.username:
         raise PasswordRejected(_l("The password must not be your username."))
+    if breached.is_personal(password, _personal_words(user)):
+        raise PasswordRejected(_l("The password must not be built on your name or username."))
+    if breached.is_common(password):
+        raise PasswordRejected(
+            _l("That password is among those most often seen in leaks. Choose another.")
+        )
+    if breached.is_repetitive(password):
+        raise PasswordRejected(
+            _l("The password repeats a few characters. A few words of your own are better.")
+        )
+
+
+def _personal_words(user: User) -> list[str]:
+    """The user's username and name, whole and word by word (``anna.berg`` → ``anna``, ``berg``)."""
+    words = [user.username, user.full_name or ""]
+    for whole in (user.username, user.full_name or ""):
+        words.extend(part for part in re.split(r"[\W_]+", whole) if len(part) >= 3)
+    return words
 
 
 def set_password(user: User, password: str, *, must_change: bool = False) -> None:

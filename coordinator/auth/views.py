@@ -25,6 +25,7 @@ from coordinator.auth.forms import (
 from coordinator.auth.models import User
 from coordinator.forms import render_form
 from coordinator.navigation import safe_next
+from coordinator.ratelimit import secret_check
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -43,6 +44,7 @@ def _finish_sign_in(user: User, next_url: str | None) -> Response:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@secret_check
 @public
 def login() -> ViewResult:
     if current_user.is_authenticated:
@@ -61,6 +63,7 @@ def login() -> ViewResult:
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
+@secret_check
 @public
 def verify_code() -> ViewResult:
     user = websession.pending_user(clock.now(), current_app.config["SIGN_IN_PENDING_SECONDS"])
@@ -105,6 +108,7 @@ def logout() -> Response:
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@secret_check
 @signed_in
 def change_password() -> ViewResult:
     actor = current_actor()
@@ -122,6 +126,7 @@ def change_password() -> ViewResult:
 
 
 @bp.route("/two-step", methods=["GET", "POST"])
+@secret_check
 @signed_in
 def two_factor() -> ViewResult:
     user = current_actor().user
