@@ -7,7 +7,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 CATALOGUES := $(wildcard coordinator/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint check bench bench-caseload bench-reports bench-logreview translations clean
+.PHONY: run test lint audit check bench bench-caseload bench-reports bench-logreview translations clean
 
 ## make run: set everything up and start the app with demo data on http://127.0.0.1:5000
 run: $(VENV)/.installed $(COMPILED)
@@ -25,8 +25,14 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## make check: lint and test, as CI does
-check: lint test
+## make audit: bandit on the package, pip-audit on the installed dependencies (docs/security.md,
+## "Supply chain"); says how many dependencies the vulnerability service could not be asked about
+audit: $(VENV)/.installed
+	$(BIN)/bandit --quiet --configfile pyproject.toml --recursive coordinator tools
+	$(BIN)/python tools/audit_dependencies.py
+
+## make check: lint, audit and test, as CI does
+check: lint audit test
 
 ## make bench: measure what encryption, blind indexes and the hash-chained journal cost
 ## (docs/performance.md; takes several minutes; options after BENCH_ARGS=, e.g. --quick)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from typing import Any
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape  # nosec B406 (escapes text for ReportLab; parses nothing)
 
 from flask import Response
 from flask_babel import force_locale
