@@ -55,6 +55,19 @@ bench-reports: $(VENV)/.installed
 bench-logreview: $(VENV)/.installed
 	$(BIN)/python benchmarks/logreview.py $(BENCH_ARGS)
 
+## make load: 50 simulated coordinators work for 60 s against gunicorn (4 workers) on loopback;
+## fails on any error, lost write or broken journal chain. SQLite, then PostgreSQL as well when
+## DATABASE_URL is set (a fresh database on that server, dropped afterwards; run even when SQLite
+## failed); about 3 minutes per database (docs/performance.md; options after BENCH_ARGS=, e.g.
+## --seconds 20 --users 10)
+load: $(VENV)/.installed $(COMPILED)
+	status=0; \
+	$(BIN)/python benchmarks/load.py $(BENCH_ARGS) || status=1; \
+	if [ -n "$$DATABASE_URL" ]; then \
+		$(BIN)/python benchmarks/load.py --database-url "$$DATABASE_URL" $(BENCH_ARGS) || status=1; \
+	fi; \
+	exit $$status
+
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $(PYTHON))"; exit 1; }
