@@ -58,6 +58,13 @@ class VersionedForm(FlaskForm):
             return None
 
 
+#: Refuses the C0 control characters other than tab and line breaks, and DEL: nothing a person
+#: types, and PostgreSQL cannot take NUL in a text value at all (the query itself fails).
+NO_CONTROL_CHARACTERS = Regexp(
+    r"\A[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*\Z",
+    message=_l("Remove the invisible control characters (such as NUL)."),
+)
+
 USERNAME_PATTERN = Regexp(
     r"^[A-Za-z0-9._-]{2,64}$",
     message=_l("2–64 characters: letters a–z, digits, dot, hyphen or underscore."),

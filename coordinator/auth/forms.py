@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import EqualTo, InputRequired, Regexp
 
-from coordinator.forms import bounded
+from coordinator.forms import NO_CONTROL_CHARACTERS, bounded
 
 # Password fields are bounded generously here; the policy (length 12–128 by default) is the
 # service's rule and reports its own message.
@@ -18,7 +18,12 @@ _CODE = Regexp(r"^\s*\d{6}\s*$", message=_l("Enter the six digits shown in your 
 
 class SignInForm(FlaskForm):
     username = StringField(
-        _l("Username"), validators=[InputRequired(_l("Enter your username.")), bounded(64)]
+        _l("Username"),
+        validators=[
+            InputRequired(_l("Enter your username.")),
+            bounded(64),
+            NO_CONTROL_CHARACTERS,
+        ],
     )
     password = PasswordField(
         _l("Password"),

@@ -120,6 +120,16 @@ def _personal_words(user: User) -> list[str]:
     return words
 
 
+def sign_out(user: User) -> None:
+    """End the user's sessions on the server: a copy of the cookie is worth nothing afterwards.
+
+    A session is bound to the user's session token, so this ends their sessions on other
+    devices too (OWASP ASVS 3.3.1; on a shared computer that is the point).
+    """
+    user.session_token = new_session_token()
+    log.info("signed out user_id=%s", user.id)
+
+
 def set_password(user: User, password: str, *, must_change: bool = False) -> None:
     """Give the user a new password and sign out every session they have."""
     check_password_policy(user, password)

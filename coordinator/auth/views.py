@@ -102,6 +102,7 @@ def choose_unit() -> ViewResult:
 @bp.post("/logout")
 @signed_in
 def logout() -> Response:
+    service.sign_out(current_actor().user)
     websession.end()
     flash(_("You have signed out."), "info")
     return redirect(url_for(".login"))

@@ -24,7 +24,13 @@ from coordinator import clock
 from coordinator.consents.service import SUMMARY_MAX
 from coordinator.contacts import directory, service
 from coordinator.contacts.models import Channel, ContactKind, Initiator, OrganisationType
-from coordinator.forms import DATE_HINT, VersionedForm, bounded, enum_choices
+from coordinator.forms import (
+    DATE_HINT,
+    NO_CONTROL_CHARACTERS,
+    VersionedForm,
+    bounded,
+    enum_choices,
+)
 
 
 class DirectorySearchForm(FlaskForm):
@@ -33,7 +39,10 @@ class DirectorySearchForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Name or organisation number"), validators=[Optional(), bounded(100)])
+    q = StringField(
+        _l("Name or organisation number"),
+        validators=[Optional(), bounded(100), NO_CONTROL_CHARACTERS],
+    )
     type = SelectField(_l("Kind"), default="", validators=[Optional()])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
