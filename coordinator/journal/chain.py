@@ -112,6 +112,13 @@ def append(
     if not entries:
         return
     _, fields = _TABLES[chain]
+    if chain is not Chain.ACCESS:
+        # Heads are locked in one order everywhere, the access log's first: a request holds
+        # that one from its first logged read, so a journal entry that locked its own chain's
+        # head first could deadlock against such a request (PostgreSQL row locks).
+        session.execute(
+            select(_HEADS.c.chain).where(_HEADS.c.chain == Chain.ACCESS.value).with_for_update()
+        )
     last_seq, prev_hash = session.execute(
         update(_HEADS)
         .where(_HEADS.c.chain == chain.value)

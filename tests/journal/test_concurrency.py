@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from threading import Barrier
+from threading import Barrier, Event
 
+import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from coordinator.extensions import db
 from coordinator.journal import service as journal
@@ -15,6 +17,7 @@ from coordinator.journal.models import AccessAction, AccessLogEntry, CaseJournal
 from coordinator.patients.models import Patient
 from tests.conftest import World
 from tests.crypto.support import actor_for
+from tests.databases import is_postgres
 
 THREADS = 8
 APPENDS = 25
@@ -94,3 +97,57 @@ def test_concurrent_journal_entries_keep_both_chains_intact(app: Flask, world: W
     assert headings == sorted(f"Not {w}.{n}" for w in range(writers) for n in range(5))
     assert sorted(logged, key=int) == [str(seq) for seq in range(1, 21)]
     assert [(v.verified, v.broken) for v in verifications] == [(20, None), (20, None)]
+
+
+@pytest.mark.skipif(not is_postgres(), reason="SQLite has one write lock for the whole database")
+def test_a_journal_entry_takes_the_access_log_head_before_its_own(app: Flask, world: World) -> None:
+    """Heads are locked in one order: otherwise a request holding the access log's head (it
+    logged a read) and a journal entry holding the case journal's could wait for each other."""
+    holding, release = Event(), Event()
+
+    def reader() -> None:
+        with app.app_context():
+            actor = actor_for(world.coordinator_a, world.unit_a, request_id="reader")
+            patient = db.session.get(Patient, world.patient_a.id)
+            journal.record_access(actor, patient, AccessAction.READ)  # holds the access head
+            holding.set()
+            release.wait(timeout=30)
+            db.session.commit()
+
+    def writer() -> int:
+        with app.app_context():
+            actor = actor_for(world.coordinator_a, world.unit_a, request_id="writer")
+            patient = db.session.get(Patient, world.patient_a.id)
+            assert patient is not None
+            entry = journal.add_entry(actor, patient, EntryKind.NOTE, "Samtal", "Ringde.")
+            db.session.commit()
+            return entry.seq
+
+    with ThreadPoolExecutor(max_workers=2) as pool, app.app_context():
+        first = pool.submit(reader)
+        assert holding.wait(timeout=30)
+        second = pool.submit(writer)
+        with db.engine.connect() as probe:
+            for _ in range(200):  # until the writer waits for a lock (at most 10 s)
+                waiting = probe.execute(
+                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                ).scalar_one()
+                probe.rollback()
+                if waiting:
+                    break
+                time.sleep(0.05)
+            # The waiting writer holds nothing yet: the case journal's head is free.
+            free = probe.execute(
+                text("SELECT chain FROM journal_heads WHERE chain = 'case' FOR UPDATE NOWAIT")
+            ).scalar_one()
+            probe.rollback()
+        release.set()
+        first.result(timeout=30)
+        seq = second.result(timeout=30)
+        verifications = journal.verify_all()
+
+    assert (waiting, free, seq) == (1, "case", 1)
+    assert [(v.chain.value, v.verified, v.broken) for v in verifications] == [
+        ("access", 2, None),
+        ("case", 1, None),
+    ]
