@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, func, select
 
 from coordinator import clock
 from coordinator.access import Actor
@@ -132,17 +132,21 @@ def _documented(
 # -- reading -----------------------------------------------------------------------------------
 
 
-def _covering(actor: Actor) -> Select[tuple[int]]:
-    mine = [unit.id for unit in actor.user.active_units]
-    return select(log_check_units.c.check_id).where(log_check_units.c.unit_id.in_(mine))
+def _within(units: Sequence[CareUnit]) -> ColumnElement[bool]:
+    """Checks that cover only ``units``. A check covering another unit too lists that unit's
+    patients, whom a manager of only some of its units may not see."""
+    elsewhere = select(log_check_units.c.check_id).where(
+        log_check_units.c.unit_id.not_in([unit.id for unit in units])
+    )
+    return LogCheck.id.not_in(elsewhere)
 
 
 def get(actor: Actor, check_id: int) -> LogCheck:
-    """A check covering one of ``actor``'s units (its patients are logged when shown:
+    """A check covering only ``actor``'s units (its patients are logged when shown:
     :func:`patients_of`)."""
     require_manager(actor)
     check = db.session.scalars(
-        select(LogCheck).where(LogCheck.id == check_id, LogCheck.id.in_(_covering(actor)))
+        select(LogCheck).where(LogCheck.id == check_id, _within(actor.user.active_units))
     ).first()
     if check is None:
         raise NotFound()
@@ -165,13 +169,10 @@ class CheckSummary:
 
 
 def history(actor: Actor, units: Sequence[CareUnit]) -> list[CheckSummary]:
-    """The checks covering ``units``, newest first, with their findings counted."""
+    """The checks covering only ``units``, newest first, with their findings counted."""
     require_manager(actor)
-    covering = select(log_check_units.c.check_id).where(
-        log_check_units.c.unit_id.in_([unit.id for unit in units])
-    )
     checks = db.session.scalars(
-        select(LogCheck).where(LogCheck.id.in_(covering)).order_by(LogCheck.drawn_at.desc())
+        select(LogCheck).where(_within(units)).order_by(LogCheck.drawn_at.desc())
     ).all()
     counts: dict[int, dict[Finding | None, int]] = {check.id: {} for check in checks}
     rows = db.session.execute(
