@@ -186,12 +186,19 @@ def record_event(
     """
     with in_record_language():
         text = " ".join(str(part) for part in body if part)
-        return add_entry(actor, patient, kind, str(heading), text)
+        return add_entry(actor, patient, kind, _shortened(str(heading)), text)
+
+
+def _shortened(heading: str) -> str:
+    """A heading the system writes, cut to fit: it may quote a name as long as the heading's
+    limit (an organisation's), and the record must still be written."""
+    return heading if len(heading) <= HEADING_MAX else heading[: HEADING_MAX - 1].rstrip() + "…"
 
 
 def entry_of(patient: Patient, seq: int) -> CaseJournalEntry:
     """One of ``patient``'s entries (the one a correction points to)."""
-    entry = db.session.get(CaseJournalEntry, seq)
+    # A number past 64 bits names no entry, and the database driver would refuse to send it.
+    entry = db.session.get(CaseJournalEntry, seq) if 0 < seq < 2**63 else None
     if entry is None or entry.patient_id != patient.id:
         raise InvalidEntry(_l("The entry to correct was not found on this patient."))
     return entry
