@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from limits import parse_many
+from sqlalchemy.engine import make_url
 
 #: The checkout's root: templates, static files and migrations live here.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,12 @@ class Config:
     #: Engine options. ``hide_parameters`` keeps bound values (which may be personal data) out of
     #: exception messages and therefore out of logs.
     SQLALCHEMY_ENGINE_OPTIONS: Mapping[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+    #: Seconds a statement waits for a lock another transaction holds before it gives up; the
+    #: request is then answered 503 "temporarily unavailable" and can be repeated. SQLite: the
+    #: busy timeout (writers queue for the database's one write lock). PostgreSQL:
+    #: ``lock_timeout``, where 0 waits as long as it takes (PostgreSQL's own default).
+    SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
+    POSTGRES_LOCK_TIMEOUT_SECONDS = 0.0
 
     #: Key that signs session cookies and CSRF tokens. Empty: read from ``instance/secret_key``,
     #: which ``coordinator init`` creates. Never a built-in fallback.
@@ -237,10 +244,37 @@ def database_url(configured: str, instance: Path) -> str:
     return configured
 
 
+def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The engine options, with the configured lock timeout handed to the database driver."""
+    for name in ("SQLITE_BUSY_TIMEOUT_SECONDS", "POSTGRES_LOCK_TIMEOUT_SECONDS"):
+        if settings[name] < 0:
+            raise ConfigurationError(f"{name} must not be negative.")
+    options = dict(settings["SQLALCHEMY_ENGINE_OPTIONS"])
+    connect_args = dict(options.get("connect_args", {}))
+    backend = make_url(settings["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    if backend == "sqlite":
+        connect_args.setdefault("timeout", float(settings["SQLITE_BUSY_TIMEOUT_SECONDS"]))
+    elif backend == "postgresql" and settings["POSTGRES_LOCK_TIMEOUT_SECONDS"] > 0:
+        milliseconds = max(1, round(settings["POSTGRES_LOCK_TIMEOUT_SECONDS"] * 1000))
+        given = connect_args.get("options", "")
+        connect_args["options"] = f"{given} -c lock_timeout={milliseconds}".strip()
+    options["connect_args"] = connect_args
+    return options
+
+
 def read_secret_key(instance: Path) -> str:
     """Return the secret key stored in the instance folder, or an empty string if there is none."""
     path = instance / SECRET_KEY_FILE
-    return path.read_text(encoding="ascii").strip() if path.is_file() else ""
+    if not path.exists():
+        return ""
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not ASCII text"
+        raise ConfigurationError(
+            f"The secret key file {path} cannot be read: {reason}. Delete it and run "
+            "`coordinator init` to create a new one (everyone signed in is signed out)."
+        ) from None
 
 
 def finalise(settings: dict[str, Any], instance: Path) -> None:
@@ -248,6 +282,7 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
     settings["SQLALCHEMY_DATABASE_URI"] = database_url(
         settings.get("SQLALCHEMY_DATABASE_URI", ""), instance
     )
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(settings)
     if not settings.get("SECRET_KEY"):
         settings["SECRET_KEY"] = read_secret_key(instance)
     check_secret_key(settings["SECRET_KEY"], instance)

@@ -9,6 +9,7 @@ Models never commit themselves.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
@@ -18,6 +19,8 @@ from flask import Flask, Response, g
 from sqlalchemy import DateTime, Dialect, MetaData, event
 from sqlalchemy import Enum as SQLEnum
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, UOWTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -109,7 +112,7 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA busy_timeout = 10000")
+    # The busy timeout comes from the driver's ``timeout`` (SQLITE_BUSY_TIMEOUT_SECONDS).
     cursor.close()
     # SQLAlchemy emits BEGIN itself (below), not the driver.
     dbapi_connection.isolation_level = None
@@ -127,8 +130,42 @@ def _begin_sqlite(connection: Connection) -> None:
     """
     if connection.dialect.name != "sqlite":
         return
-    read_only = connection.get_execution_options().get("read_only", False)
-    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+    if connection.get_execution_options().get("read_only", False):
+        connection.exec_driver_sql("BEGIN")
+    elif not _begin_immediate(connection.connection.dbapi_connection):
+        # Waited the whole busy timeout, or failed otherwise: once more through SQLAlchemy,
+        # which raises its own OperationalError (for a request: the 503 page).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: How often a writer waiting for SQLite's write lock asks again.
+_WRITE_LOCK_POLL_SECONDS = 0.002
+
+
+def _begin_immediate(dbapi_connection: Any) -> bool:
+    """BEGIN IMMEDIATE, asking again every 2 ms for up to the busy timeout; False if not begun.
+
+    SQLite's own busy handler backs off to 100 ms sleeps, so the writer that has waited longest
+    is the least likely to be awake when the lock comes free: under load (several app processes
+    on one file) a few requests starved past the timeout while others went through at once.
+    Asking at a short, even pace gives every waiter the same chance at each release.
+    """
+    timeout_ms = dbapi_connection.execute("PRAGMA busy_timeout").fetchone()[0]
+    deadline = time.monotonic() + timeout_ms / 1000
+    dbapi_connection.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
+                return True
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    return False  # not a wait: let SQLAlchemy raise it, wrapped
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_WRITE_LOCK_POLL_SECONDS)
+    finally:
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
 
 
 def persist_despite_failure() -> None:
@@ -164,18 +201,29 @@ def restart_unit_of_work() -> None:
 
 
 def commit_request(response: Response) -> Response:
-    """Commit the request's unit of work, or roll it back if the response reports a failure."""
+    """Commit the request's unit of work, or roll it back if the response reports a failure.
+
+    When the database cannot take the commit for now (its disk full, the server gone), the
+    response becomes the "temporarily unavailable" page instead: nothing was saved.
+    """
+    from coordinator import errors
     from coordinator.extensions import db
 
-    if response.status_code >= 400 and not g.get("persist_despite_failure", False):
-        db.session.rollback()
-        callbacks = g.pop("after_rollback", [])
-        for callback in callbacks:
-            callback()
-        if callbacks:
+    try:
+        if response.status_code >= 400 and not g.get("persist_despite_failure", False):
+            db.session.rollback()
+            callbacks = g.pop("after_rollback", [])
+            for callback in callbacks:
+                callback()
+            if callbacks:
+                db.session.commit()
+        else:
             db.session.commit()
-    else:
-        db.session.commit()
+    except (DBAPIError, PoolTimeout) as error:
+        reason = errors.database_unavailable(error)
+        if reason is None:
+            raise
+        return errors.database_unavailable_response(reason)
     return response
 
 

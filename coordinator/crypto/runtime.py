@@ -16,7 +16,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from flask import Flask, current_app
-from sqlalchemy import inspect, select
+from sqlalchemy import URL, create_engine, func, inspect, select
 from sqlalchemy.exc import OperationalError
 
 from coordinator.config import ConfigurationError
@@ -47,7 +47,7 @@ def load(config: Any, instance: Path) -> KeyRing:
     source = "COORDINATOR_ENCRYPTION_KEYS"
     if not text:
         path = key_file(instance)
-        if not path.is_file():
+        if not path.exists():
             raise ConfigurationError(
                 f"No encryption keys: run `coordinator init` to create {path}, or set "
                 "COORDINATOR_ENCRYPTION_KEYS. Coordinator never stores health data unencrypted."
@@ -58,7 +58,14 @@ def load(config: Any, instance: Path) -> KeyRing:
                 f"The key file {path} is readable by other users (mode {mode:o}); "
                 f"run `chmod 600 {path}`."
             )
-        text = path.read_text(encoding="utf-8")
+        try:
+            # Bytes that are not UTF-8 are replaced: the parser then names the file invalid.
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:  # a folder in its place, no permission to read it
+            raise ConfigurationError(
+                f"The key file {path} cannot be read: {error.strerror}. Restore the key file "
+                "that belongs to this database, or set COORDINATOR_ENCRYPTION_KEYS."
+            ) from None
         source = str(path)
     try:
         return KeyRing.parse(text, source=source)
@@ -133,6 +140,24 @@ def check_canaries(keyring: KeyRing) -> None:
                 f"The configured key version {version} does not match this database (its "
                 "canary does not decrypt). Coordinator will not start with the wrong keys."
             )
+
+
+def holds_canaries(url: URL) -> bool:
+    """Whether the database at ``url`` holds a key canary, read without an app: its data is
+    encrypted under keys that a newly generated key ring would not open."""
+    from coordinator.crypto.models import EncryptionCanary
+
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        return False  # connecting would create the file
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            if not inspect(connection).has_table(EncryptionCanary.__tablename__):
+                return False
+            canaries = connection.scalar(select(func.count()).select_from(EncryptionCanary))
+            return bool(canaries)
+    finally:
+        engine.dispose()
 
 
 def init_app(app: Flask) -> None:
