@@ -27,12 +27,16 @@ from coordinator.access import Actor
 from coordinator.admin import service as admin_service
 from coordinator.auth.models import CareUnit, ProviderType, UnitKind, User
 from coordinator.auth.roles import Role
+from coordinator.backup import BackupFailed
+from coordinator.backup import service as backups
+from coordinator.backup.contents import Contents
 from coordinator.crypto import rotation
 from coordinator.crypto import runtime as crypto_runtime
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.journal import retention
 from coordinator.journal import service as journal_service
+from coordinator.journal.chain import Verification
 from coordinator.patients import certificates, importer
 
 
@@ -72,10 +76,18 @@ def init_command() -> None:
     environment = settings.from_environment()
     url = make_url(settings.database_url(environment.get("SQLALCHEMY_DATABASE_URI", ""), instance))
     sqlite_file = url.database if url.get_backend_name() == "sqlite" and url.database else None
+    need_encryption_keys = not environment.get("ENCRYPTION_KEYS")
+    keys_file = crypto_runtime.key_file(instance)
+    if need_encryption_keys and not keys_file.exists() and crypto_runtime.holds_canaries(url):
+        raise click.ClickException(
+            f"The database already holds encrypted data, but the key file {keys_file} is "
+            "missing. Restore the key file that belongs to this database (or set "
+            "COORDINATOR_ENCRYPTION_KEYS): new keys would not open its data."
+        )
     created_files = instance_setup.prepare(
         instance,
         need_secret_key=not environment.get("SECRET_KEY"),
-        need_encryption_keys=not environment.get("ENCRYPTION_KEYS"),
+        need_encryption_keys=need_encryption_keys,
         sqlite_file=sqlite_file,
     )
     for created in created_files:
@@ -237,15 +249,19 @@ def verify_journal_command() -> None:
     if outcome.run.error:
         raise click.ClickException(f"the verification could not finish: {outcome.run.error}")
     for result in outcome.results:
-        if result.broken is None:
-            click.echo(f"{result.chain.value}: {result.verified} entries verified, chain intact")
-        else:
-            click.echo(
-                f"{result.chain.value}: BROKEN at entry {result.broken.seq}: "
-                f"{result.broken.reason} ({result.verified} entries before it verified)"
-            )
+        _echo_verification(result)
     if outcome.run.is_broken:
         sys.exit(1)
+
+
+def _echo_verification(result: Verification) -> None:
+    if result.broken is None:
+        click.echo(f"{result.chain.value}: {result.verified} entries verified, chain intact")
+    else:
+        click.echo(
+            f"{result.chain.value}: BROKEN at entry {result.broken.seq}: "
+            f"{result.broken.reason} ({result.verified} entries before it verified)"
+        )
 
 
 @click.command("purge-logs")
@@ -270,6 +286,14 @@ def purge_logs_command(before: datetime, archive_dir: Path | None) -> None:
         report = retention.purge(day, folder, clock.today())
     except DomainError as error:
         raise _fail_on_domain_error(error) from error
+    except OSError as error:
+        # The folder cannot be made or the file written (read-only, full, in the way): the
+        # archive is written and read back before anything is deleted.
+        db.session.rollback()
+        raise click.ClickException(
+            f"The archive could not be written in {folder}: {error.strerror or error}. "
+            "Nothing was removed."
+        ) from error
     if not report.removed or report.boundary_hash is None:
         click.echo(f"No access-log entries recorded before {day} are left: nothing was removed.")
         return
@@ -308,6 +332,82 @@ def verify_archive_command(file: Path) -> None:
             "The boundary is not the database's chain base: an earlier archive, or one from "
             "another database."
         )
+
+
+@click.command("backup")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (default: backups/coordinator-<engine>-<UTC time>.backup in the "
+    "instance folder). Never overwritten.",
+)
+@_in_app
+def backup_command(output: Path | None) -> None:
+    """Write an encrypted backup of the whole database, consistent while the app runs.
+
+    It opens only with the key file it was written with: back that up too, never beside the
+    backup (docs/backup.md)."""
+    try:
+        report = backups.write(output)
+    except BackupFailed as error:
+        raise click.ClickException(str(error)) from error
+    header = report.header
+    click.echo(f"Backup: {report.path} ({report.size} bytes)")
+    click.echo(
+        f"{header.engine} database at schema revision {header.contents.revision}, encrypted "
+        f"with key version {header.key_version}"
+    )
+    _echo_contents(header.contents)
+    for head in header.contents.heads:
+        click.echo(f"{head.chain} chain head: entry {head.seq}, hash {head.hash.hex()}")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Replace a database that already holds data.")
+@_in_app
+def restore_command(file: Path, yes: bool) -> None:
+    """Restore a backup into the configured database, after verifying all of it.
+
+    Stop the app first: an SQLite database file is replaced; a PostgreSQL database gets the
+    backup's tables in one transaction. Exit 1 if anything does not verify."""
+    try:
+        report = backups.restore(file, replace=yes)
+    except BackupFailed as error:
+        raise click.ClickException(str(error)) from error
+    header = report.header
+    click.echo(
+        f"Restored {file}: {header.engine} database at schema revision "
+        f"{header.contents.revision}, written {header.written_at.isoformat()}, key version "
+        f"{header.key_version}; every part verified."
+    )
+    _echo_contents(report.restored)
+    click.echo(f"All {len(report.restored.tables)} tables hold the rows the backup recorded.")
+    if report.needs_upgrade:
+        click.echo(
+            f"This version of Coordinator is at schema revision {report.head_revision}: run "
+            "`coordinator init` to upgrade the database, then `coordinator verify-journal`."
+        )
+        return
+    for result in report.chains:
+        _echo_verification(result)
+    if report.unreadable:
+        versions = ", ".join(f"v{v}: {n}" for v, n in report.unreadable.items())
+        click.echo(
+            f"Values sealed with key versions this key ring has retired or lacks ({versions}) "
+            "do not open: use the key file from when the backup was taken (docs/backup.md)."
+        )
+    else:
+        click.echo("Every encrypted value is sealed with an active key version.")
+    if not report.is_intact:
+        sys.exit(1)
+
+
+def _echo_contents(contents: Contents) -> None:
+    click.echo(
+        f"patients: {contents.patients}, case-journal entries: {contents.journal_entries}, "
+        f"access-log entries: {contents.access_log_entries}"
+    )
 
 
 @click.command("refresh-sick-leave")
@@ -461,6 +561,8 @@ APP_COMMANDS = (
     verify_journal_command,
     purge_logs_command,
     verify_archive_command,
+    backup_command,
+    restore_command,
     import_certificates_command,
     refresh_sick_leave_command,
     report_group,

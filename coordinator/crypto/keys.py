@@ -13,7 +13,7 @@ the key ring only so that journal entries sealed while it was current can still 
 
 Every key the code uses is derived from a master key with HKDF-SHA256 and a purpose label, so
 no key serves two purposes: one per encrypted column, one per blind index, one per journal
-chain, one for access-log archives, one for the canary.
+chain, one for access-log archives, one for backups, one for the canary.
 """
 
 from __future__ import annotations
@@ -160,6 +160,10 @@ class KeyRing:
     def archive_key(self, version: int) -> bytes:
         """The AES-256-GCM key of access-log archives (retired versions still open old ones)."""
         return self._mac_key(version, "coordinator/log-archive/v1", active=False)
+
+    def backup_key(self, version: int) -> bytes:
+        """The AES-256-GCM key of backups (retired versions still open old ones)."""
+        return self._mac_key(version, "coordinator/backup/v1", active=False)
 
     def canary_cipher(self, version: int) -> AESGCM:
         """The cipher of the canary value (retired versions included: their canary stays)."""

@@ -90,7 +90,7 @@ def rotate(
         started(report)
     for model, fields in REGISTRY.items():
         report.reencrypted[model.__tablename__] = _reencrypt(model, fields, batch_size, progress)  # type: ignore[attr-defined]
-    report.remaining = _values_not_current(keyring)
+    report.remaining = values_not_current(keyring)
     old = [v for v in keyring.active_versions if v != keyring.current]
     if report.remaining:
         return report
@@ -154,7 +154,7 @@ def _fresh_values(
     return values
 
 
-def _values_not_current(keyring: KeyRing) -> Counter[int]:
+def values_not_current(keyring: KeyRing) -> Counter[int]:
     """Count, by key version, the stored values not sealed with the current version."""
     remaining: Counter[int] = Counter()
     for model, fields in REGISTRY.items():

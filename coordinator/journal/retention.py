@@ -7,26 +7,16 @@ verifies on its own (:func:`verify_archive`): each entry's seal, its link to the
 the gapless sequence, from the archive's base hash to its boundary hash, which becomes the
 chain's ``base_hash`` in the database.
 
-The archive file::
-
-    MAGIC | header length (4 bytes) | header (JSON: plain, but authenticated) | chunk | chunk …
-
-A chunk is ``last-chunk flag (1 byte) | length (4 bytes) | nonce (12 bytes) | ciphertext``: one
-batch of entries as JSON lines, zlib-compressed, encrypted with AES-256-GCM under
-``KeyRing.archive_key`` of the header's key version. Its associated data binds the SHA-256 of
-everything before the first chunk, the chunk's index and its flag, so a chunk cannot be
-altered, reordered, dropped, moved to another file or cut off after the last one and still
-decrypt. No key is ever written into the archive or the database.
+The archive is a sealed file (:mod:`coordinator.crypto.sealed_file`: a header in clear but
+authenticated, then chunks encrypted with AES-256-GCM that cannot be altered, reordered, dropped
+or cut off) under ``KeyRing.archive_key`` of the header's key version; each chunk is one batch
+of entries as JSON lines. No key is ever written into the archive or the database.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
-import os
-import struct
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,15 +24,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO, cast
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Connection, CursorResult, Table, delete, func, select, text, update
 
 from coordinator import clock
-from coordinator.crypto import keys
+from coordinator.crypto import keys, sealed_file
 from coordinator.crypto.keys import KeyRing, KeyRingError
+from coordinator.crypto.sealed_file import Broken
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.journal import chain
@@ -57,13 +46,8 @@ FORMAT_VERSION = 1
 #: header does not list them (only numbers, dates and hashes are in clear): the format
 #: version names them.
 ENTRY_FIELDS = (*chain.ACCESS_FIELDS, "prev_hash", "hash")
+ARCHIVE = sealed_file.Kind(MAGIC, noun="archive", name="an access-log archive")
 
-_NONCE_BYTES = 12
-_HEADER_LENGTH = struct.Struct(">I")
-_FRAME = struct.Struct(">BI")  # last-chunk flag, ciphertext length
-_INDEX = struct.Struct(">QB")  # chunk index, last-chunk flag (in the associated data)
-_MAX_HEADER_BYTES = 64 * 1024
-_MAX_CHUNK_BYTES = 1 << 30
 #: The guard migration 0002 puts on the access log against deletion, per engine.
 _SQLITE_GUARD = "access_log_no_delete"
 _POSTGRES_GUARD = "access_log_append_only"
@@ -218,20 +202,12 @@ def _write_archive(
     path = folder / f"access-log-{span.first}-{span.last}.archive"
     if path.exists():
         raise _exists(path)
-    partial = folder / f".{path.name}.partial"
-    partial.unlink(missing_ok=True)  # left by a purge that stopped before it was complete
     try:
-        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            digest = _write(handle, connection, keyring, span, before, batch)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(partial, path)  # never replaces a file that is there
+        digest = sealed_file.create_exclusively(
+            path, lambda handle: _write(handle, connection, keyring, span, before, batch)
+        )
     except FileExistsError:
         raise _exists(path) from None
-    finally:
-        partial.unlink(missing_ok=True)
-    _sync_folder(folder)
     return path, digest
 
 
@@ -254,39 +230,30 @@ def _write(
     batch: int,
 ) -> bytes:
     version = keyring.current
-    header = json.dumps(
-        {
-            "format": FORMAT_VERSION,
-            "chain": Chain.ACCESS.value,
-            "key_version": version,
-            "first_seq": span.first,
-            "last_seq": span.last,
-            "base_hash": span.base_hash.hex(),
-            "boundary_hash": span.boundary_hash.hex(),
-            "before": before.isoformat(),
-            "written_at": clock.now().isoformat(),
-        }
-    ).encode("utf-8")
-    prelude = MAGIC + _HEADER_LENGTH.pack(len(header)) + header
-    digest = hashlib.sha256(prelude)
-    handle.write(prelude)
-    cipher = AESGCM(keyring.archive_key(version))
-    bound = hashlib.sha256(prelude).digest()
+    header = {
+        "format": FORMAT_VERSION,
+        "chain": Chain.ACCESS.value,
+        "key_version": version,
+        "first_seq": span.first,
+        "last_seq": span.last,
+        "base_hash": span.base_hash.hex(),
+        "boundary_hash": span.boundary_hash.hex(),
+        "before": before.isoformat(),
+        "written_at": clock.now().isoformat(),
+    }
+    writer = sealed_file.Writer(handle, ARCHIVE, header, keyring.archive_key(version))
     query = chain.stored_entries(Chain.ACCESS, connection.dialect.name).where(
         _LOG.c.seq > span.base_seq, _LOG.c.seq <= span.last
     )
     written, last_hash = 0, span.base_hash
     with connection.execution_options(yield_per=batch).execute(query) as result:
-        for index, rows in enumerate(result.partitions()):
+        for rows in result.partitions():
             written += len(rows)
-            is_last = written >= span.count
-            chunk = _seal_chunk(cipher, bound, index, is_last, _lines(rows))
-            digest.update(chunk)
-            handle.write(chunk)
+            writer.write(_lines(rows))
             last_hash = bytes(rows[-1][-1])
     if written != span.count or last_hash != span.boundary_hash:
         raise PurgeRefused(_l("The access log changed while it was archived; nothing was removed."))
-    return digest.digest()
+    return writer.finish()
 
 
 def _lines(rows: Sequence[Any]) -> bytes:
@@ -298,21 +265,6 @@ def _line(row: Sequence[Any]) -> bytes:
     values = [value.hex() if isinstance(value, bytes) else value for value in row]
     entry = dict(zip(ENTRY_FIELDS, values, strict=True))
     return json.dumps(entry, separators=(",", ":")).encode("utf-8")
-
-
-def _seal_chunk(cipher: AESGCM, bound: bytes, index: int, is_last: bool, plain: bytes) -> bytes:
-    nonce = os.urandom(_NONCE_BYTES)
-    sealed = cipher.encrypt(nonce, zlib.compress(plain), bound + _INDEX.pack(index, is_last))
-    return _FRAME.pack(is_last, len(sealed)) + nonce + sealed
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the new file's name durable, not only its content."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _check_written(path: Path, span: _Span) -> None:
@@ -442,69 +394,28 @@ class ArchiveVerification:
         return self.broken is None
 
 
-class _Broken(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class _Reader:
-    """The file, read in exact amounts, hashed as it goes, counting verified entries."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
-        self.digest = hashlib.sha256()
-        self.verified = 0
-
-    def read(self, size: int) -> bytes:
-        data = self.handle.read(size)
-        self.digest.update(data)
-        if len(data) != size:
-            raise _Broken("the archive is cut: its end is missing")
-        return data
-
-    def at_end(self) -> bool:
-        rest = self.handle.read(1)
-        self.digest.update(rest)
-        return not rest
-
-    def drain(self) -> None:
-        while chunk := self.handle.read(1 << 20):
-            self.digest.update(chunk)
-
-
 def verify_archive(path: Path) -> ArchiveVerification:
     """Decrypt an archive and check each entry's place, link and seal, from the header's base
     hash to its boundary hash; and whether that boundary is the database's chain base."""
     keyring = keys()
-    header, broken = None, None
+    header, broken, verified = None, None, 0
     with path.open("rb") as handle:
-        reader = _Reader(handle)
+        reader = sealed_file.Reader(handle, ARCHIVE)
         try:
             header, bound = _read_header(reader)
-            _check_entries(reader, keyring, header, bound)
-        except _Broken as failure:
+            for _seq in _checked_entries(reader, keyring, header, bound):
+                verified += 1
+        except Broken as failure:
             broken = failure.reason
         reader.drain()
     is_latest = header is not None and header.boundary_hash == _database_base()
-    return ArchiveVerification(
-        path, header, reader.verified, broken, is_latest, reader.digest.digest()
-    )
+    return ArchiveVerification(path, header, verified, broken, is_latest, reader.digest.digest())
 
 
-def _read_header(reader: _Reader) -> tuple[ArchiveHeader, bytes]:
+def _read_header(reader: sealed_file.Reader) -> tuple[ArchiveHeader, bytes]:
     """The header, and the digest of everything before the first chunk (which chunks bind)."""
-    magic = reader.handle.read(len(MAGIC))
-    reader.digest.update(magic)
-    if magic != MAGIC:
-        raise _Broken("not an access-log archive")
-    length_bytes = reader.read(_HEADER_LENGTH.size)
-    (length,) = _HEADER_LENGTH.unpack(length_bytes)
-    if length > _MAX_HEADER_BYTES:
-        raise _Broken("its header is damaged")
-    raw = reader.read(length)
+    fields, bound = reader.header()
     try:
-        fields = json.loads(raw)
         header = ArchiveHeader(
             key_version=int(fields["key_version"]),
             first_seq=int(fields["first_seq"]),
@@ -515,51 +426,30 @@ def _read_header(reader: _Reader) -> tuple[ArchiveHeader, bytes]:
         )
         layout = (fields["format"], fields["chain"])
     except (ValueError, KeyError, TypeError):
-        raise _Broken("its header is damaged") from None
+        raise Broken("its header is damaged") from None
     if layout != (FORMAT_VERSION, Chain.ACCESS.value):
-        raise _Broken("written in a format this version does not read")
-    return header, hashlib.sha256(MAGIC + length_bytes + raw).digest()
+        raise Broken("written in a format this version does not read")
+    return header, bound
 
 
-def _chunks(reader: _Reader, cipher: AESGCM, bound: bytes) -> Iterator[bytes]:
-    """The plaintext of each chunk, in order, up to the one marked last."""
-    index = 0
-    while True:
-        is_last, length = _FRAME.unpack(reader.read(_FRAME.size))
-        if is_last > 1 or length > _MAX_CHUNK_BYTES:
-            raise _Broken(f"part {index + 1} is damaged")
-        nonce = reader.read(_NONCE_BYTES)
-        sealed = reader.read(length)
-        try:
-            plain = cipher.decrypt(nonce, sealed, bound + _INDEX.pack(index, is_last))
-        except InvalidTag:
-            raise _Broken(
-                f"part {index + 1} does not decrypt: the file was altered, its parts reordered "
-                "or cut, or it was written with other keys"
-            ) from None
-        yield zlib.decompress(plain)
-        if is_last:
-            if not reader.at_end():
-                raise _Broken("data follows its last part")
-            return
-        index += 1
-
-
-def _check_entries(reader: _Reader, keyring: KeyRing, header: ArchiveHeader, bound: bytes) -> None:
+def _checked_entries(
+    reader: sealed_file.Reader, keyring: KeyRing, header: ArchiveHeader, bound: bytes
+) -> Iterator[int]:
+    """Check every entry, yielding the seq of each found intact, up to the first break."""
     try:
-        cipher = AESGCM(keyring.archive_key(header.key_version))
+        key = keyring.archive_key(header.key_version)
     except KeyRingError:
-        raise _Broken(
+        raise Broken(
             f"encrypted with key version {header.key_version}, not in the key ring"
         ) from None
     expected_seq, expected_prev = header.first_seq, header.base_hash
-    for plain in _chunks(reader, cipher, bound):
+    for plain in reader.chunks(key, bound):
         for line in plain.split(b"\n"):
             seq, own = _check_entry(keyring, line, expected_seq, expected_prev)
-            reader.verified += 1
+            yield seq
             expected_seq, expected_prev = seq + 1, own
     if expected_seq - 1 != header.last_seq or expected_prev != header.boundary_hash:
-        raise _Broken(f"it ends at entry {expected_seq - 1}, not at its boundary {header.last_seq}")
+        raise Broken(f"it ends at entry {expected_seq - 1}, not at its boundary {header.last_seq}")
 
 
 def _check_entry(
@@ -572,17 +462,17 @@ def _check_entry(
         seq, version = int(entry["seq"]), int(entry["key_version"])
         prev, own = bytes.fromhex(entry["prev_hash"]), bytes.fromhex(entry["hash"])
     except (ValueError, KeyError, TypeError):
-        raise _Broken(f"entry {expected_seq} cannot be read") from None
+        raise Broken(f"entry {expected_seq} cannot be read") from None
     if seq != expected_seq:
-        raise _Broken(f"entry {expected_seq} is missing: the sequence has a gap")
+        raise Broken(f"entry {expected_seq} is missing: the sequence has a gap")
     if prev != expected_prev:
-        raise _Broken(f"entry {seq} does not follow the entry before it")
+        raise Broken(f"entry {seq} does not follow the entry before it")
     try:
         key = keyring.seal_key(version, Chain.ACCESS.value)
     except KeyRingError:
-        raise _Broken(f"entry {seq} is sealed with unknown key version {version}") from None
+        raise Broken(f"entry {seq} is sealed with unknown key version {version}") from None
     if not hmac.compare_digest(chain.seal(key, values, prev), own):
-        raise _Broken(f"entry {seq}: its content does not match its seal")
+        raise Broken(f"entry {seq}: its content does not match its seal")
     return seq, own
 
 
