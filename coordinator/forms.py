@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from flask import render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectMultipleField
-from wtforms.validators import Length, Regexp
+from wtforms import Field, HiddenField, SelectMultipleField
+from wtforms.validators import Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from coordinator.errors import DomainError
 
 #: The hint (and message) of every date field.
 DATE_HINT = _l("Write the date as YYYY-MM-DD.")
+
+#: The days a date that filters or bounds a search may be: before and after anything on
+#: record, and far enough from the calendar's ends (years 1 and 9999) that the day arithmetic
+#: behind the search cannot overflow.
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+
+
+def plausible_day(_form: Any, field: Field) -> None:
+    """A date field's day lies between :data:`FIRST_DAY` and :data:`LAST_DAY`."""
+    if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(
+            _l("Write a date between %(first)s and %(last)s.",
+               first=FIRST_DAY.isoformat(), last=LAST_DAY.isoformat())
+        )  # fmt: skip
+
+
+#: ``Optional`` for a choice (select or radio): only a missing or empty value is no choice.
+#: Plain ``Optional`` takes whitespace as empty too and then clears the field's "not a valid
+#: choice" error, so the view got " " as the choice (a 500 where it became an enum member).
+OPTIONAL_CHOICE = Optional(strip_whitespace=False)
 
 #: The longest value any single-line text field accepts, unless a field says otherwise.
 SHORT_TEXT = 200

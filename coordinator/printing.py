@@ -72,7 +72,9 @@ def heading(value: object) -> Paragraph:
 def facts(rows: Sequence[tuple[object, object]]) -> Table:
     """Label–value pairs, labels in bold."""
     data = [[text(label, _bold()), text(value)] for label, value in rows]
-    table = Table(data, colWidths=[45 * mm, None], hAlign="LEFT")
+    # splitInRow: a value taller than a page (a long purpose, line after line) goes on over
+    # the page break; a row that cannot split fails the whole document.
+    table = Table(data, colWidths=[45 * mm, None], hAlign="LEFT", splitInRow=1)
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("BOTTOMPADDING", (0, 0), (-1, -1), 2)]))  # fmt: skip
     return table
@@ -87,7 +89,7 @@ def grid(
     data = [[text(cell, _bold()) for cell in header]]
     data += [[text(cell) for cell in row] for row in rows]
     widths = [width * mm for width in widths_mm] if widths_mm else None
-    table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT")
+    table = Table(data, colWidths=widths, repeatRows=1, hAlign="LEFT", splitInRow=1)
     table.setStyle(TableStyle([
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),

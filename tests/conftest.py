@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from hypothesis import HealthCheck, settings
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import HealthCheck, settings
 
 from coordinator import create_app
 from coordinator.auth.models import CareUnit, User

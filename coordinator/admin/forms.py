@@ -15,7 +15,12 @@ from wtforms.validators import InputRequired, Optional
 
 from coordinator.auth.models import ProviderType, UnitKind
 from coordinator.auth.roles import Role
-from coordinator.forms import USERNAME_PATTERN, CheckboxesField, bounded
+from coordinator.forms import (
+    NO_CONTROL_CHARACTERS,
+    USERNAME_PATTERN,
+    CheckboxesField,
+    bounded,
+)
 
 
 def _role_choices() -> list[tuple[str, str]]:
@@ -23,17 +28,19 @@ def _role_choices() -> list[tuple[str, str]]:
 
 
 class _UserFields(FlaskForm):
+    # Users and units are kept in the clear: no control characters (PostgreSQL refuses NUL).
     full_name = StringField(
-        _l("Full name"), validators=[InputRequired(_l("Enter the name.")), bounded(120)]
+        _l("Full name"),
+        validators=[InputRequired(_l("Enter the name.")), bounded(120), NO_CONTROL_CHARACTERS],
     )
     title = StringField(
         _l("Title"),
-        validators=[Optional(), bounded(80)],
+        validators=[Optional(), bounded(80), NO_CONTROL_CHARACTERS],
         description=_l("Profession, e.g. occupational therapist."),
     )
     phone = StringField(
         _l("Work phone"),
-        validators=[Optional(), bounded(40)],
+        validators=[Optional(), bounded(40), NO_CONTROL_CHARACTERS],
         description=_l("Printed on documents given to patients, e.g. their plan."),
         render_kw={"autocomplete": "off", "inputmode": "tel"},
     )
@@ -78,7 +85,10 @@ class ConfirmForm(FlaskForm):
 
 
 class UnitForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[InputRequired(_l("Enter the name.")), bounded(120)])
+    name = StringField(
+        _l("Name"),
+        validators=[InputRequired(_l("Enter the name.")), bounded(120), NO_CONTROL_CHARACTERS],
+    )
     kind = SelectField(_l("Kind"), validators=[InputRequired()])
     provider_type = SelectField(_l("Provider"), validators=[InputRequired()])
     is_active = BooleanField(_l("Active"), default=True)

@@ -83,7 +83,8 @@ def print_form(patient_uid: uuid.UUID) -> ViewResult:
     form = PrintConsentForm()
     if not form.validate():
         shown = ConsentForm()
-        shown.kind.errors = form.kind.errors
+        for name in ("kind", "recipient_name", "purpose"):  # the fields the print form has
+            shown[name].errors = form[name].errors
         return render_form("consents/record.html", shown, patient=patient)
     printed = printing.consent_form(
         actor, patient, ConsentKind(form.kind.data), form.recipient_name.data,

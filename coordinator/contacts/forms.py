@@ -27,6 +27,7 @@ from coordinator.contacts.models import Channel, ContactKind, Initiator, Organis
 from coordinator.forms import (
     DATE_HINT,
     NO_CONTROL_CHARACTERS,
+    OPTIONAL_CHOICE,
     VersionedForm,
     bounded,
     enum_choices,
@@ -43,7 +44,7 @@ class DirectorySearchForm(FlaskForm):
         _l("Name or organisation number"),
         validators=[Optional(), bounded(100), NO_CONTROL_CHARACTERS],
     )
-    type = SelectField(_l("Kind"), default="", validators=[Optional()])
+    type = SelectField(_l("Kind"), default="", validators=[OPTIONAL_CHOICE])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +60,7 @@ class OrganisationForm(VersionedForm):
     name = StringField(
         _l("Name"),
         validators=[InputRequired(_l("Enter the organisation's name.")),
-                    bounded(directory.NAME_MAX)],
+                    bounded(directory.NAME_MAX), NO_CONTROL_CHARACTERS],
         description=_l("For an office or workplace, add the place: "
                        "\"Försäkringskassan, Jönköping\"."),
     )  # fmt: skip
@@ -69,7 +70,8 @@ class OrganisationForm(VersionedForm):
         render_kw={"inputmode": "numeric", "autocomplete": "off"},
     )
     address = TextAreaField(
-        _l("Address"), validators=[Optional(), bounded(directory.ADDRESS_MAX)],
+        _l("Address"), validators=[Optional(), bounded(directory.ADDRESS_MAX),
+                                   NO_CONTROL_CHARACTERS],
         render_kw={"rows": 2},
     )  # fmt: skip
     phone = StringField(_l("Phone"), validators=[Optional(), bounded(directory.PHONE_MAX)])
@@ -121,7 +123,7 @@ class ContactForm(FlaskForm):
     organisation = SelectField(
         _l("With"), validators=[InputRequired(_l("Choose who the contact was with."))]
     )
-    person = SelectField(_l("Contact person"), default="", validators=[Optional()])
+    person = SelectField(_l("Contact person"), default="", validators=[OPTIONAL_CHOICE])
     new_person_name = StringField(
         _l("Or a new person: name"), validators=[Optional(), bounded(directory.NAME_MAX)],
         render_kw={"autocomplete": "off"},
@@ -148,7 +150,7 @@ class ContactForm(FlaskForm):
         render_kw={"rows": 2},
         description=_l("Needs the patient's consent to this recipient on the contact's date."),
     )  # fmt: skip
-    measure = SelectField(_l("Serves the measure"), default="", validators=[Optional()])
+    measure = SelectField(_l("Serves the measure"), default="", validators=[OPTIONAL_CHOICE])
     next_step = StringField(
         _l("Next step"), validators=[Optional(), bounded(service.NEXT_STEP_MAX)],
         render_kw={"autocomplete": "off"},
@@ -175,7 +177,7 @@ class EmployerForm(FlaskForm):
     """Choose the patient's employer (a directory entry) and their manager there."""
 
     organisation = HiddenField(validators=[InputRequired()])
-    manager = SelectField(_l("The patient's manager"), default="", validators=[Optional()])
+    manager = SelectField(_l("The patient's manager"), default="", validators=[OPTIONAL_CHOICE])
     submit = SubmitField(_l("Save the employer"))
 
 

@@ -21,7 +21,15 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, Optional, ValidationError
 
 from coordinator.auth.models import CareUnit, User
-from coordinator.forms import DATE_HINT, CheckboxesField, bounded, enum_choices
+from coordinator.forms import (
+    DATE_HINT,
+    NO_CONTROL_CHARACTERS,
+    OPTIONAL_CHOICE,
+    CheckboxesField,
+    bounded,
+    enum_choices,
+    plausible_day,
+)
 from coordinator.journal.models import AccessAction
 from coordinator.logreview.checks import COMMENT_MAX
 from coordinator.logreview.models import Criterion, Finding, LogCheckItem
@@ -35,14 +43,15 @@ def _period_ends_after_start(form: Any, field: Field) -> None:
 
 
 class SearchForm(FlaskForm):
-    unit = SelectField(_l("Unit"), validators=[Optional()])
-    user = SelectField(_l("User"), validators=[Optional()])
+    unit = SelectField(_l("Unit"), validators=[OPTIONAL_CHOICE])
+    user = SelectField(_l("User"), validators=[OPTIONAL_CHOICE])
     personnummer = StringField(_l("Patient (personnummer)"), validators=[Optional(), bounded(20)])
-    action = SelectField(_l("Action"), validators=[Optional()])
-    first = DateField(_l("From"), validators=[Optional()], description=DATE_HINT)
+    action = SelectField(_l("Action"), validators=[OPTIONAL_CHOICE])
+    first = DateField(_l("From"), validators=[Optional(), plausible_day], description=DATE_HINT)
     last = DateField(
-        _l("To"), validators=[Optional(), _period_ends_after_start], description=DATE_HINT
-    )
+        _l("To"), validators=[Optional(), plausible_day, _period_ends_after_start],
+        description=DATE_HINT,
+    )  # fmt: skip
     page = IntegerField(validators=[Optional(), NumberRange(min=1)])
     submit = SubmitField(_l("Search"))
 
@@ -104,14 +113,18 @@ def findings_form(items: list[LogCheckItem], *args: Any, **kw: Any) -> FindingsF
             f"finding_{item.id}",
             RadioField(
                 _l("Finding"),
-                validators=[Optional()],
+                validators=[OPTIONAL_CHOICE],
                 default=item.finding.value if item.finding else None,
             ),
         )
         setattr(
             Form,
             f"comment_{item.id}",
-            StringField(_l("Comment"), validators=[bounded(COMMENT_MAX)], default=item.comment),
+            StringField(
+                _l("Comment"),
+                validators=[bounded(COMMENT_MAX), NO_CONTROL_CHARACTERS],  # kept in the clear
+                default=item.comment,
+            ),
         )
     form = Form(*args, **kw)
     for item in items:
@@ -122,7 +135,7 @@ def findings_form(items: list[LogCheckItem], *args: Any, **kw: Any) -> FindingsF
 class SignForm(FlaskForm):
     summary = TextAreaField(
         _l("Summary"),
-        validators=[bounded(COMMENT_MAX)],
+        validators=[bounded(COMMENT_MAX), NO_CONTROL_CHARACTERS],
         description=_l("What the check found and what will be followed up."),
     )
     submit = SubmitField(_l("Sign the check"))
@@ -135,6 +148,10 @@ class VerifyForm(FlaskForm):
 class AcknowledgeForm(FlaskForm):
     comment = TextAreaField(
         _l("What was done"),
-        validators=[InputRequired(_l("Say what was done about the break.")), bounded(1000)],
+        validators=[
+            InputRequired(_l("Say what was done about the break.")),
+            bounded(1000),
+            NO_CONTROL_CHARACTERS,
+        ],
     )
     submit = SubmitField(_l("Acknowledge the alarm"))

@@ -17,7 +17,9 @@ from personnummer import personnummer as library
 
 from coordinator import clock
 
-_PATTERN = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$")
+#: ASCII digits only: ``\d`` alone also matches other scripts' digits (Arabic-Indic, full-width…),
+#: which would give the same number a second blind index — and the patient a second record.
+_PATTERN = re.compile(r"^(\d{2})?(\d{6})([-+]?)(\d{4})$", re.ASCII)
 
 
 def normalise_personnummer(value: str, today: date | None = None) -> str:

@@ -148,7 +148,9 @@ def _decode(data: bytes) -> str:
 
 def _delimiter(text: str) -> str:
     """Semicolon (what Swedish Excel writes) or comma: whichever the header line uses more."""
-    lines = text.splitlines()
+    # Lines as the CSV reader counts them (\r, \n, \r\n), not as str.splitlines, which also
+    # breaks at form feeds and Unicode line separators and would give a wrong line number.
+    lines = io.StringIO(text, newline="").readlines()
     number, header = next((i, line) for i, line in enumerate(lines, 1) if line.strip())
     if ";" not in header and "," not in header:
         message = _("The header line must name the columns, separated by ; or ,.")

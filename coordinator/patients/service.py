@@ -154,6 +154,10 @@ class PatientDetails:
 
 def _apply(patient: Patient, details: PatientDetails) -> list[str]:
     """Write ``details`` onto ``patient``; return the names of the fields that changed."""
+    # Checked before anything is written: an encrypted name cannot be set to nothing.
+    for name in ("first_name", "last_name"):
+        if not getattr(details, name).strip():
+            raise InvalidField(name, _l("Enter the patient's given and family name."))
     changed = []
     for spec in fields(PatientDetails):
         value = getattr(details, spec.name)
@@ -164,8 +168,6 @@ def _apply(patient: Patient, details: PatientDetails) -> list[str]:
         if getattr(patient, spec.name) != value:
             setattr(patient, spec.name, value)
             changed.append(spec.name)
-    if not patient.first_name or not patient.last_name:
-        raise InvalidField("first_name", _l("Enter the patient's given and family name."))
     if patient.employer_id is not None and not patient.employment.has_employer:
         # Unemployed or self-employed now: there is no employer (and no manager) any more.
         patient.employer_id = patient.employer_manager_id = None

@@ -225,6 +225,8 @@ def _patient_page(
     )
     blank = _blank_forms(view, actor)
     shown = blank | (forms or {})
+    # A refused transfer is shown again with the same coordinators to choose from.
+    shown["transfer"].coordinator.choices = blank["transfer"].coordinator.choices
     main = next(iter(forms.values())) if forms else blank["note"]
     for form in shown.values():  # every case form carries the version the user saw
         if hasattr(form, "version") and view.case is not None and not form.version.data:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -24,7 +25,7 @@ from wtforms.validators import InputRequired, Optional
 from coordinator import clock
 from coordinator.auth.models import ProviderType
 from coordinator.consents.models import ConsentKind
-from coordinator.forms import DATE_HINT, VersionedForm, bounded, enum_choices
+from coordinator.forms import DATE_HINT, OPTIONAL_CHOICE, VersionedForm, bounded, enum_choices
 from coordinator.plans import service, treatments
 from coordinator.plans.mapping import SECTION_LABELS, SECTION_MAX
 from coordinator.plans.models import (
@@ -78,7 +79,7 @@ class MappingForm(VersionedForm):
     resources = _section("resources")
     own_goal = _section("own_goal")
     risk_factors = _section("risk_factors")
-    belief = RadioField(_l("Belief in return to work"), validators=[Optional()])
+    belief = RadioField(_l("Belief in return to work"), validators=[OPTIONAL_CHOICE])
     save = SubmitField(_l("Save draft"))
     sign = SubmitField(_l("Sign the mapping"))
 
@@ -195,6 +196,9 @@ class FollowUpForm(VersionedForm):
 
 
 class ProgressForm(VersionedForm):
+    #: The measure the form was posted for: a refused form is shown again at that measure.
+    measure_uid: uuid.UUID | None = None
+
     status = SelectField(_l("Status"))
     outcome = TextAreaField(
         _l("Outcome"), validators=[Optional(), bounded(service.OUTCOME_MAX)], render_kw={"rows": 2}

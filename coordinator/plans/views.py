@@ -157,7 +157,7 @@ def _plan_page(
         forms=shown,
         may_write=actor.role is Role.COORDINATOR,
         today=clock.today(),
-        progress=lambda measure: _progress_form(measure, lock),
+        progress=lambda measure: _progress_form(measure, lock, (forms or {}).get("progress")),
         missing=error.kind if isinstance(error, ConsentMissing) else None,
     )
     if status is None and not forms and error is None:
@@ -165,7 +165,10 @@ def _plan_page(
     return html, status or code
 
 
-def _progress_form(measure: Any, lock: str) -> ProgressForm:
+def _progress_form(measure: Any, lock: str, submitted: ProgressForm | None) -> ProgressForm:
+    """The measure's progress form: blank, or the one refused for it (with its errors)."""
+    if submitted is not None and submitted.measure_uid == measure.uid:
+        return submitted
     form = ProgressForm(formdata=None, prefix=f"m{measure.id}")
     form.status.data = measure.status.value
     form.outcome.data = measure.outcome
@@ -234,6 +237,7 @@ def follow_up(patient_uid: uuid.UUID) -> ViewResult:
 @roles(Role.COORDINATOR)
 def progress(patient_uid: uuid.UUID, measure_uid: uuid.UUID) -> ViewResult:
     form = ProgressForm(prefix=request.args.get("prefix", ""))
+    form.measure_uid = measure_uid
 
     def action(actor: Actor, patient: Patient) -> object:
         return service.update_measure(actor, patient, measure_uid, MeasureStatus(form.status.data),

@@ -19,6 +19,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, NumberRange, Optional, Regexp, ValidationError
 
 from coordinator.auth.models import CareUnit
+from coordinator.forms import OPTIONAL_CHOICE, plausible_day
 from coordinator.reports.models import Indicator
 from coordinator.reports.scope import ALL
 
@@ -37,7 +38,7 @@ class _Query(FlaskForm):
     class Meta:
         csrf = False
 
-    unit = SelectField(_l("Unit"), validators=[Optional()])
+    unit = SelectField(_l("Unit"), validators=[OPTIONAL_CHOICE])
     submit = SubmitField(_l("Show"))
 
     def __init__(self, units: list[CareUnit], *args: Any, **kwargs: Any) -> None:
@@ -46,8 +47,8 @@ class _Query(FlaskForm):
 
 
 class PeriodForm(_Query):
-    start = DateField(_l("From"), validators=[Optional()])
-    end = DateField(_l("To"), validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional(), plausible_day])
+    end = DateField(_l("To"), validators=[Optional(), plausible_day])
 
     def validate_end(self, field: DateField) -> None:
         start, end = self.start.data, field.data
@@ -73,7 +74,7 @@ class MonthForm(_Query):
 
 class QuarterForm(_Query):
     year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(2000, 2100)])
-    quarter = SelectField(_l("Quarter"), validators=[Optional()])
+    quarter = SelectField(_l("Quarter"), validators=[OPTIONAL_CHOICE])
     rate = IntegerField(
         _l("Amount per contact (kr)"), validators=[Optional(), NumberRange(0, 100_000)]
     )
