@@ -12,7 +12,6 @@ these generalise them.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,8 +21,6 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
-from werkzeug.test import TestResponse
 
 from coordinator.access import rule_for
 from coordinator.auth.models import ProviderType
@@ -45,13 +42,10 @@ from tests.factories import PASSWORD, UserFactory
 from tests.helpers import csrf_token, sign_in
 from tests.patients.support import NOW, TODAY, consent_to_coordination
 from tests.plans.support import agreed_plan
+from tests.security.support import changed_tables, fingerprint, is_csrf_refusal
 
 COORDINATOR, MANAGER, ADMIN = Role.COORDINATOR, Role.MANAGER, Role.ADMIN
 
-CSRF_MESSAGE = (
-    "Formuläret kunde inte skickas eftersom dess säkerhetstoken saknas eller har gått ut. "
-    "Ladda om sidan och försök igen."
-)
 
 #: Who posts: a role, or one of these for the sign-in steps.
 ANONYMOUS = "anonymous"
@@ -59,35 +53,6 @@ ANONYMOUS = "anonymous"
 PENDING = "pending"
 
 Who = Role | str
-
-
-# -- The database's fingerprint -----------------------------------------------------------------
-
-
-def fingerprint(app: Flask) -> dict[str, tuple[int, str]]:
-    """Every table's row count and a digest of all its rows (in primary-key order).
-
-    Counts alone would miss a change in place (an edited unit, a reset password); the digest
-    catches those. ``journal_heads`` — each chain's last sequence number and hash — is among
-    the tables, so an appended journal or access-log entry shows twice.
-    """
-    with app.app_context():
-        result = {}
-        for table in db.metadata.sorted_tables:
-            order = list(table.primary_key.columns) or list(table.columns)
-            rows = db.session.execute(select(table).order_by(*order)).all()
-            digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()
-            result[table.name] = (len(rows), digest)
-        db.session.rollback()
-        return result
-
-
-def changed_tables(
-    before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]
-) -> list[str]:
-    return sorted(
-        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
-    )
 
 
 # -- Every POST route, who may use it, and what to send ------------------------------------------
@@ -372,15 +337,6 @@ def _form(post: Post, objects: dict[str, str]) -> tuple[str, dict[str, str]]:
     values = {**objects, "code": pyotp.TOTP(objects["totp_secret"]).now()}
     data = {name: value.format(**values) for name, value in post.data.items()}
     return post.path.format(**values), data
-
-
-def is_csrf_refusal(response: TestResponse) -> bool:
-    """Whether ``response`` is the product's CSRF page: 400, the title, the message."""
-    return (
-        response.status_code == 400
-        and "<h1>Felaktig förfrågan</h1>" in response.text
-        and CSRF_MESSAGE in response.text
-    )
 
 
 def test_every_post_without_a_valid_token_is_refused_and_writes_nothing(

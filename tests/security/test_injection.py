@@ -29,7 +29,7 @@ from tests.conftest import World
 from tests.contacts.support import organisation
 from tests.crypto.support import actor_for
 from tests.helpers import alert, csrf_token, field_errors, sign_in, submit
-from tests.security.test_csrf import changed_tables, fingerprint
+from tests.security.support import changed_tables, fingerprint
 
 #: The strings, by a short name. The last two reach past the usual: a NUL byte (PostgreSQL
 #: refuses it in any text value) and a string longer than every field.

@@ -38,7 +38,7 @@ from coordinator.extensions import db
 from tests.conftest import World, make_app
 from tests.factories import PASSWORD, UserFactory
 from tests.helpers import csrf_token, field_errors, sign_in, submit
-from tests.security.test_csrf import fingerprint, is_csrf_refusal
+from tests.security.support import fingerprint, is_csrf_refusal
 
 COOKIE = "coordinator_session"
 
