@@ -84,6 +84,9 @@ class Config:
     #: Where the rate-limit counters live (Flask-Limiter storage URI): each process's memory by
     #: default; with several app instances a shared store such as ``redis://host:6379/0``.
     RATELIMIT_STORAGE_URI = "memory://"
+    #: When the shared store cannot be reached, count in the process's memory until it is back
+    #: rather than refuse every sign-in (each instance then limits on its own for a while).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_ENABLED = True
     #: Tell a limited client how long to wait (``Retry-After``) and what is left.
     RATELIMIT_HEADERS_ENABLED = True
@@ -113,6 +116,13 @@ class Config:
     #: Redirect plain HTTP to HTTPS and send HSTS. Off by default because TLS normally ends at
     #: the reverse proxy in front of the app (see the deployment notes).
     FORCE_HTTPS = False
+    #: How many reverse proxies in front of the app add ``X-Forwarded-For``, ``-Proto``,
+    #: ``-Host`` and ``-Port`` (nginx in front of gunicorn: 1). The app then takes the client's
+    #: address and scheme from those headers — the sign-in rate limit counts per client, not
+    #: per proxy — and ignores whatever a client put there itself. 0 trusts no such header:
+    #: right when clients reach the app directly, wrong behind a proxy (every client would
+    #: share the proxy's address and its rate limit). See docs/deployment.md.
+    TRUSTED_PROXIES = 0
 
     #: CSRF tokens live as long as the session; the idle timeout bounds them.
     WTF_CSRF_TIME_LIMIT = None
@@ -184,6 +194,7 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_ENCRYPTION_KEYS": ("ENCRYPTION_KEYS", str),
     "COORDINATOR_SESSION_IDLE_MINUTES": ("SESSION_IDLE_MINUTES", _int),
     "COORDINATOR_FORCE_HTTPS": ("FORCE_HTTPS", _bool),
+    "COORDINATOR_TRUSTED_PROXIES": ("TRUSTED_PROXIES", _int),
     "COORDINATOR_SIGN_IN_RATE_LIMIT": ("SIGN_IN_RATE_LIMIT", str),
     "COORDINATOR_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
     "COORDINATOR_DEMO_PASSWORD": ("DEMO_PASSWORD", str),
@@ -215,10 +226,36 @@ def instance_path(overrides: Mapping[str, Any] | None = None) -> Path:
     return Path(chosen).resolve() if chosen else PROJECT_ROOT / "instance"
 
 
+#: Secrets that may instead be read from a file named by ``<variable>_FILE`` (a mounted secret,
+#: systemd's ``LoadCredential=``): the key material then never sits in the environment.
+SECRET_FILE_VARIABLES = ("COORDINATOR_SECRET_KEY", "COORDINATOR_ENCRYPTION_KEYS")
+
+
+def _read_secret_file(variable: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
+        raise ConfigurationError(
+            f"{variable}_FILE names {path}, which cannot be read: {reason}."
+        ) from None
+
+
 def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Return the settings given by environment variables, parsed."""
+    """Return the settings given by environment variables, parsed.
+
+    A secret comes from its variable or from the file its ``_FILE`` variable names, not both.
+    """
     environ = os.environ if environ is None else environ
     settings: dict[str, Any] = {}
+    for variable in SECRET_FILE_VARIABLES:
+        path = environ.get(f"{variable}_FILE")
+        if not path:
+            continue
+        if environ.get(variable):
+            raise ConfigurationError(f"Set {variable} or {variable}_FILE, not both.")
+        setting, _ = ENVIRONMENT[variable]
+        settings[setting] = _read_secret_file(variable, path)
     for variable, (setting, parse) in ENVIRONMENT.items():
         raw = environ.get(variable)
         if raw is None or raw == "":
@@ -297,6 +334,8 @@ def finalise(settings: dict[str, Any], instance: Path) -> None:
     if not 0 <= settings["REIMBURSEMENT_RATE"] <= 100_000:
         raise ConfigurationError("REIMBURSEMENT_RATE must be between 0 and 100000 (kronor).")
     _check_log_follow_up(settings)
+    if not 0 <= settings["TRUSTED_PROXIES"] <= 5:
+        raise ConfigurationError("TRUSTED_PROXIES must be between 0 and 5 (nginx in front: 1).")
     try:
         parse_many(settings["SIGN_IN_RATE_LIMIT"])
     except ValueError as exc:

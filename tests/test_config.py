@@ -129,3 +129,49 @@ def test_an_access_log_retention_below_five_years_is_refused(
 
     monkeypatch.setenv("COORDINATOR_ACCESS_LOG_RETENTION_YEARS", "7")
     assert create_app(settings).config["ACCESS_LOG_RETENTION_YEARS"] == 7
+
+
+def test_the_secrets_can_come_from_mounted_files(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text(GOOD_KEY + "\n")
+    (tmp_path / "keys").write_text(TEST_KEYS + "\n")
+    environ = {
+        "COORDINATOR_SECRET_KEY_FILE": str(tmp_path / "secret"),
+        "COORDINATOR_ENCRYPTION_KEYS_FILE": str(tmp_path / "keys"),
+    }
+
+    assert from_environment(environ) == {"SECRET_KEY": GOOD_KEY, "ENCRYPTION_KEYS": TEST_KEYS}
+
+
+def test_a_secret_given_both_ways_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text(GOOD_KEY)
+    environ = {
+        "COORDINATOR_SECRET_KEY": GOOD_KEY,
+        "COORDINATOR_SECRET_KEY_FILE": str(tmp_path / "secret"),
+    }
+
+    with pytest.raises(ConfigurationError) as refused:
+        from_environment(environ)
+
+    assert (
+        str(refused.value) == "Set COORDINATOR_SECRET_KEY or COORDINATOR_SECRET_KEY_FILE, not both."
+    )
+
+
+def test_a_secret_file_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-file"
+
+    with pytest.raises(ConfigurationError) as refused:
+        from_environment({"COORDINATOR_ENCRYPTION_KEYS_FILE": str(missing)})
+
+    assert str(refused.value) == (
+        f"COORDINATOR_ENCRYPTION_KEYS_FILE names {missing}, which cannot be read: "
+        "No such file or directory."
+    )
+
+
+@pytest.mark.parametrize("proxies", [-1, 6])
+def test_a_trusted_proxy_count_out_of_range_is_refused(tmp_path: Path, proxies: int) -> None:
+    with pytest.raises(ConfigurationError, match=r"^TRUSTED_PROXIES must be between 0 and 5 "):
+        create_app(
+            {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": GOOD_KEY, "TRUSTED_PROXIES": proxies}
+        )
