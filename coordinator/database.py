@@ -177,6 +177,33 @@ def persist_despite_failure() -> None:
     g.persist_despite_failure = True
 
 
+def before_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` in this request's transaction just before it commits (not on rollback).
+
+    For records written last so that the locks they take are held only for the commit: the
+    access log's entries, whose chain head every request's reads would otherwise queue on.
+    """
+    callbacks: list[Callable[[], None]] = g.setdefault("before_commit", [])
+    callbacks.append(callback)
+
+
+def deferred(
+    name: str, on_commit: Callable[[list[Any]], None], on_rollback: Callable[[list[Any]], None]
+) -> list[Any]:
+    """This request's list ``name`` of records to write at the end of its unit of work.
+
+    The first call makes the list and registers ``on_commit`` and ``on_rollback`` to receive
+    it; later calls return the same list to add to. Restarting the unit of work drops it.
+    """
+    lists: dict[str, list[Any]] = g.setdefault("deferred", {})
+    if name not in lists:
+        items: list[Any] = []
+        lists[name] = items
+        before_commit(lambda: on_commit(items))
+        after_rollback(lambda: on_rollback(items))
+    return lists[name]
+
+
 def after_rollback(callback: Callable[[], None]) -> None:
     """Run ``callback`` in a fresh transaction if this request's unit of work is rolled back.
 
@@ -197,7 +224,8 @@ def restart_unit_of_work() -> None:
     from coordinator.extensions import db
 
     db.session.rollback()
-    g.pop("after_rollback", None)
+    for name in ("after_rollback", "before_commit", "deferred"):
+        g.pop(name, None)
 
 
 def commit_request(response: Response) -> Response:
@@ -218,6 +246,8 @@ def commit_request(response: Response) -> Response:
             if callbacks:
                 db.session.commit()
         else:
+            for callback in g.pop("before_commit", []):
+                callback()
             db.session.commit()
     except (DBAPIError, PoolTimeout) as error:
         reason = errors.database_unavailable(error)

@@ -113,9 +113,10 @@ def append(
         return
     _, fields = _TABLES[chain]
     if chain is not Chain.ACCESS:
-        # Heads are locked in one order everywhere, the access log's first: a request holds
-        # that one from its first logged read, so a journal entry that locked its own chain's
-        # head first could deadlock against such a request (PostgreSQL row locks).
+        # Heads are locked in one order everywhere, the access log's first: a command holds
+        # that one from its first logged read to its commit (a request appends its accesses
+        # just before committing), so a journal entry that locked its own chain's head first
+        # could deadlock against it (PostgreSQL row locks).
         session.execute(
             select(_HEADS.c.chain).where(_HEADS.c.chain == Chain.ACCESS.value).with_for_update()
         )

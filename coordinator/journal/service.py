@@ -7,7 +7,8 @@
 * :func:`timeline` — a patient's case journal, newest first (logged as a read).
 
 All of them append in the caller's transaction: the entry lands with the change it records,
-or neither does.
+or neither does. In a request, access-log entries are appended just before the commit
+(:func:`coordinator.database.deferred`), so the log's chain head is locked only for the commit.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy import select
 from coordinator import clock
 from coordinator.access import Actor
 from coordinator.crypto import keys
-from coordinator.database import after_rollback
+from coordinator.database import deferred
 from coordinator.errors import DomainError
 from coordinator.extensions import db
 from coordinator.i18n import in_record_language
@@ -64,7 +65,7 @@ def _access_entry(
 
 #: Accesses that happened even if the request then fails: data was shown or handed out, or
 #: an attempt was refused (the refusal is what fails the request).
-#: They are logged again after a rollback; creations and changes rolled back did not happen.
+#: They are appended after a rollback too; creations and changes rolled back did not happen.
 _SURVIVE_ROLLBACK = frozenset(
     {
         AccessAction.READ,
@@ -74,8 +75,6 @@ _SURVIVE_ROLLBACK = frozenset(
         AccessAction.DENIED,
     }
 )
-_LOGGED_COLUMNS = ("at", "user_id", "unit_id", "role", "patient_id", "action", "object_type",
-                   "object_id", "request_id")  # fmt: skip
 
 
 def record_access(
@@ -126,19 +125,25 @@ def record_export(
 
 
 def _append_accesses(entries: list[AccessLogEntry]) -> None:
+    """Append ``entries`` to the access log: at once outside a request; in a request, just
+    before its commit, so that the chain head's lock is held for the commit alone and
+    concurrent requests (several app instances on one database) do not queue on it while they
+    render. The entries still land in the request's transaction, with what they record."""
+    if not has_request_context():
+        chain.append(db.session, keys(), Chain.ACCESS, entries)
+        return
+    deferred("access_log", _append_all, _append_surviving).extend(entries)
+
+
+def _append_all(entries: list[AccessLogEntry]) -> None:
     chain.append(db.session, keys(), Chain.ACCESS, entries)
-    if has_request_context():
-        kept = [
-            {name: getattr(entry, name) for name in _LOGGED_COLUMNS}
-            for entry in entries
-            if entry.action in _SURVIVE_ROLLBACK
-        ]
-        if kept:
-            after_rollback(lambda: _log_again(kept))
 
 
-def _log_again(kept: list[dict[str, Any]]) -> None:
-    chain.append(db.session, keys(), Chain.ACCESS, [AccessLogEntry(**values) for values in kept])
+def _append_surviving(entries: list[AccessLogEntry]) -> None:
+    """After a rollback: the accesses that happened even though the request failed."""
+    kept = [entry for entry in entries if entry.action in _SURVIVE_ROLLBACK]
+    if kept:
+        chain.append(db.session, keys(), Chain.ACCESS, kept)
 
 
 def add_entry(
