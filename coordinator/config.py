@@ -59,6 +59,12 @@ class Config:
     #: ``lock_timeout``, where 0 waits as long as it takes (PostgreSQL's own default).
     SQLITE_BUSY_TIMEOUT_SECONDS = 10.0
     POSTGRES_LOCK_TIMEOUT_SECONDS = 0.0
+    #: PostgreSQL connections each app process keeps open, and how many more it may open at a
+    #: peak. A gunicorn sync worker serves one request at a time and uses one connection, so
+    #: 1 + 1 is plenty; the server's ``max_connections`` must exceed instances × workers × (pool
+    #: + overflow) plus the commands' (docs/deployment.md).
+    DATABASE_POOL_SIZE = 5
+    DATABASE_MAX_OVERFLOW = 10
 
     #: Key that signs session cookies and CSRF tokens. Empty: read from ``instance/secret_key``,
     #: which ``coordinator init`` creates. Never a built-in fallback.
@@ -197,6 +203,9 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], Any]]] = {
     "COORDINATOR_TRUSTED_PROXIES": ("TRUSTED_PROXIES", _int),
     "COORDINATOR_SIGN_IN_RATE_LIMIT": ("SIGN_IN_RATE_LIMIT", str),
     "COORDINATOR_RATELIMIT_STORAGE_URI": ("RATELIMIT_STORAGE_URI", str),
+    "COORDINATOR_DATABASE_POOL_SIZE": ("DATABASE_POOL_SIZE", _int),
+    "COORDINATOR_DATABASE_MAX_OVERFLOW": ("DATABASE_MAX_OVERFLOW", _int),
+    "COORDINATOR_POSTGRES_LOCK_TIMEOUT_SECONDS": ("POSTGRES_LOCK_TIMEOUT_SECONDS", float),
     "COORDINATOR_DEMO_PASSWORD": ("DEMO_PASSWORD", str),
     "COORDINATOR_SICK_LEAVE_GAP_DAYS": ("SICK_LEAVE_GAP_DAYS", _int),
     "COORDINATOR_SCREENING_SICK_LISTED_DAYS": ("SCREENING_SICK_LISTED_DAYS", _int),
@@ -282,16 +291,24 @@ def database_url(configured: str, instance: Path) -> str:
 
 
 def engine_options(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The engine options, with the configured lock timeout handed to the database driver."""
+    """The engine options, with the configured lock timeout handed to the database driver and
+    PostgreSQL's connection pool sized as configured."""
     for name in ("SQLITE_BUSY_TIMEOUT_SECONDS", "POSTGRES_LOCK_TIMEOUT_SECONDS"):
         if settings[name] < 0:
             raise ConfigurationError(f"{name} must not be negative.")
+    if settings["DATABASE_POOL_SIZE"] < 1 or settings["DATABASE_MAX_OVERFLOW"] < 0:
+        raise ConfigurationError(
+            "DATABASE_POOL_SIZE must be at least 1 and DATABASE_MAX_OVERFLOW at least 0."
+        )
     options = dict(settings["SQLALCHEMY_ENGINE_OPTIONS"])
     connect_args = dict(options.get("connect_args", {}))
     backend = make_url(settings["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
     if backend == "sqlite":
         connect_args.setdefault("timeout", float(settings["SQLITE_BUSY_TIMEOUT_SECONDS"]))
-    elif backend == "postgresql" and settings["POSTGRES_LOCK_TIMEOUT_SECONDS"] > 0:
+    elif backend == "postgresql":
+        options.setdefault("pool_size", settings["DATABASE_POOL_SIZE"])
+        options.setdefault("max_overflow", settings["DATABASE_MAX_OVERFLOW"])
+    if backend == "postgresql" and settings["POSTGRES_LOCK_TIMEOUT_SECONDS"] > 0:
         milliseconds = max(1, round(settings["POSTGRES_LOCK_TIMEOUT_SECONDS"] * 1000))
         given = connect_args.get("options", "")
         connect_args["options"] = f"{given} -c lock_timeout={milliseconds}".strip()

@@ -8,8 +8,10 @@ import pytest
 
 from coordinator import create_app
 from coordinator.config import (
+    Config,
     ConfigurationError,
     database_url,
+    engine_options,
     from_environment,
     instance_path,
 )
@@ -174,4 +176,28 @@ def test_a_trusted_proxy_count_out_of_range_is_refused(tmp_path: Path, proxies: 
     with pytest.raises(ConfigurationError, match=r"^TRUSTED_PROXIES must be between 0 and 5 "):
         create_app(
             {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": GOOD_KEY, "TRUSTED_PROXIES": proxies}
+        )
+
+
+def _engine_options(url: str, **settings: object) -> dict[str, object]:
+    defaults = {name: getattr(Config, name) for name in dir(Config) if name.isupper()}
+    return engine_options({**defaults, "SQLALCHEMY_DATABASE_URI": url, **settings})
+
+
+def test_postgresql_connections_are_pooled_as_configured() -> None:
+    options = _engine_options(
+        "postgresql+psycopg://app@db/coordinator", DATABASE_POOL_SIZE=2, DATABASE_MAX_OVERFLOW=1
+    )
+
+    assert (options["pool_size"], options["max_overflow"]) == (2, 1)
+    assert "pool_size" not in _engine_options("sqlite:///coordinator.db")
+
+
+@pytest.mark.parametrize(("pool", "overflow"), [(0, 0), (1, -1)])
+def test_a_pool_without_connections_is_refused(pool: int, overflow: int) -> None:
+    with pytest.raises(ConfigurationError, match=r"^DATABASE_POOL_SIZE must be at least 1 and"):
+        _engine_options(
+            "postgresql+psycopg://app@db/coordinator",
+            DATABASE_POOL_SIZE=pool,
+            DATABASE_MAX_OVERFLOW=overflow,
         )
