@@ -77,8 +77,9 @@ def rotate(
     if len(keyring.active_versions) == 1:
         if not _keys_from_file():
             raise RotationRefused(
-                "The keys come from COORDINATOR_ENCRYPTION_KEYS: add a new version there, "
-                "restart the app with it, then run rotate-keys to re-encrypt."
+                "The keys come from COORDINATOR_ENCRYPTION_KEYS (or the file its _FILE names): "
+                "add a new version there, restart every app instance with it, then run "
+                "rotate-keys to re-encrypt."
             )
         keyring = keyring.with_new_version()
         _install(keyring)

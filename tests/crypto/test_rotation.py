@@ -341,8 +341,9 @@ def test_with_keys_from_the_environment_a_new_version_must_be_added_there_first(
         canaries = db.session.scalars(select(EncryptionCanary.version)).all()
 
     assert str(refused.value) == (
-        "The keys come from COORDINATOR_ENCRYPTION_KEYS: add a new version there, restart the "
-        "app with it, then run rotate-keys to re-encrypt."
+        "The keys come from COORDINATOR_ENCRYPTION_KEYS (or the file its _FILE names): add a "
+        "new version there, restart every app instance with it, then run rotate-keys to "
+        "re-encrypt."
     )
     assert versions == Counter({1: written.values})
     assert canaries == [1]
