@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import (
@@ -42,7 +40,7 @@ from coordinator.contacts.models import (
     OrganisationType,
 )
 from coordinator.crypto import runtime
-from coordinator.crypto.envelope import open_sealed, seal
+from coordinator.crypto.envelope import seal
 from coordinator.database import UTCDateTime
 from coordinator.extensions import db
 from coordinator.journal import service as journal
@@ -52,6 +50,8 @@ from tests.conftest import make_app
 from tests.crypto.support import actor_for
 from tests.databases import DatabaseFactory
 from tests.factories import PatientFactory, UnitFactory, UserFactory
+from tests.migration_support import opened as _opened
+from tests.migration_support import schema_differences as _differences
 
 
 @pytest.fixture
@@ -62,14 +62,6 @@ def empty_app(databases: DatabaseFactory, tmp_path: Path) -> Iterator[Flask]:
     with app.app_context():
         db.engine.dispose()
     databases.drop(url)
-
-
-def _differences(app: Flask) -> list[object]:
-    with db.engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "render_as_batch": True}
-        )
-        return list(compare_metadata(context, db.metadata))
 
 
 def _actor_in_old_schema(unit: CareUnit, full_name: str = "Kim Koordinator") -> Actor:
@@ -165,13 +157,6 @@ def _case_in_old_schema(patient_id: int, unit_id: int, **values: Any) -> int:
     return int(db.session.execute(
         insert(_OLD_CASES).values(row).returning(_OLD_CASES.c.id)
     ).scalar_one())  # fmt: skip
-
-
-def _opened(table_name: str, column_name: str, uid: uuid.UUID, sealed: bytes | None) -> str | None:
-    if sealed is None:
-        return None
-    keys = runtime.keys()
-    return open_sealed(keys, table_name, column_name, uid.hex, bytes(sealed)).decode("utf-8")
 
 
 def _columns(table_name: str) -> set[str]:

@@ -122,7 +122,12 @@ def upgrade():
 
 def _open_cases_for_existing_patients(cases):
     connection = op.get_bind()
-    patients = connection.execute(sa.text("SELECT id, unit_id, created_at FROM patients")).all()
+    # Typed: SQLite returns the stored text of a timestamp to an untyped query, and the
+    # DateTime column below refuses text (this failed on SQLite whenever patients existed).
+    query = sa.text("SELECT id, unit_id, created_at FROM patients").columns(
+        created_at=sa.DateTime(timezone=True)
+    )
+    patients = connection.execute(query).all()
     if patients:
         op.bulk_insert(cases, [
             {"uid": uuid.uuid4(), "patient_id": row.id, "unit_id": row.unit_id,
