@@ -7,7 +7,7 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 CATALOGUES := $(wildcard coordinator/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: run test lint audit check bench bench-caseload bench-reports bench-logreview translations clean
+.PHONY: run test lint audit check bench bench-protection cluster-test load bench-caseload bench-reports bench-logreview translations clean
 
 ## make run: set everything up and start the app with demo data on http://127.0.0.1:5000
 run: $(VENV)/.installed $(COMPILED)
@@ -34,9 +34,16 @@ audit: $(VENV)/.installed
 ## make check: lint, audit and test, as CI does
 check: lint audit test
 
-## make bench: measure what encryption, blind indexes and the hash-chained journal cost
+## make bench: the whole product at region scale — generates 100 000 patients in 50 units, 300
+## coordinators, 400 000 certificates and 1 000 000 journal entries, then prints one table of
+## every measured operation against its baseline (docs/performance.md, "Region scale"; not part
+## of make test; SQLite by default, PostgreSQL with BENCH_ARGS="--database-url postgresql://…")
+bench: $(VENV)/.installed $(COMPILED)
+	$(BIN)/python benchmarks/region.py $(BENCH_ARGS)
+
+## make bench-protection: what encryption, blind indexes and the hash-chained journal cost
 ## (docs/performance.md; takes several minutes; options after BENCH_ARGS=, e.g. --quick)
-bench: $(VENV)/.installed
+bench-protection: $(VENV)/.installed
 	$(BIN)/python benchmarks/protection.py $(BENCH_ARGS)
 
 ## make bench-caseload: time the caseload list and the Today page with 100 000 patients
@@ -67,6 +74,12 @@ load: $(VENV)/.installed $(COMPILED)
 		$(BIN)/python benchmarks/load.py --database-url "$$DATABASE_URL" $(BENCH_ARGS) || status=1; \
 	fi; \
 	exit $$status
+
+## make cluster-test: PostgreSQL, Redis, two gunicorn instances and nginx on loopback (installs
+## nginx and redis-server from Debian's packages when missing); a session, the sign-in rate limit
+## and concurrent journal appends across both instances, then verify-journal (docs/deployment.md)
+cluster-test: $(VENV)/.installed $(COMPILED)
+	$(BIN)/python tools/cluster_test.py
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

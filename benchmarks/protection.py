@@ -1,7 +1,7 @@
 """What the protection core costs: field encryption, blind-index lookup, journal append and
 journal verification, each measured against its unprotected baseline in one run.
 
-    make bench                                       # full sizes, temporary SQLite file
+    make bench-protection                            # full sizes, temporary SQLite file
     .venv/bin/python benchmarks/protection.py --quick
     .venv/bin/python benchmarks/protection.py \\
         --database-url postgresql://postgres@127.0.0.1:54330/postgres
