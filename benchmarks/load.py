@@ -104,9 +104,9 @@ SIGN_IN = ("sign-in page", "sign-in")
 WORK = ("list", "patient", "note", "contact")
 OPERATIONS = (*SIGN_IN, *WORK)
 
-_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-_PATIENT_LINK = re.compile(r'href="/patients/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
-                           r'[0-9a-f]{12})"')  # fmt: skip
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+PATIENT_LINK = re.compile(r'href="/patients/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                          r'[0-9a-f]{12})"')  # fmt: skip
 _ALERT = re.compile(r'role="alert">([^<]+)<')
 _FIELD_ERROR = re.compile(r'class="error" id="([\w-]+)-error">([^<]+)<')
 
@@ -370,7 +370,7 @@ class Coordinator(threading.Thread):
 
     def sign_in(self) -> bool:
         page = self.request("sign-in page", "/auth/login")
-        token = _TOKEN.search(page or "")
+        token = TOKEN.search(page or "")
         if token is None:
             return False
         form = {"csrf_token": token[1], "username": self.username, "password": self.password,
@@ -393,7 +393,7 @@ class Coordinator(threading.Thread):
         caseload = self.request("list", "/patients/")
         if caseload is None:
             return True
-        listed = set(_PATIENT_LINK.findall(caseload))
+        listed = set(PATIENT_LINK.findall(caseload))
         if listed != self.patient_uids:
             self.flag(f"lists {len(listed)} patients, {len(listed & self.patient_uids)} of the "
                       f"own {len(self.patient_uids)}")  # fmt: skip
@@ -404,7 +404,7 @@ class Coordinator(threading.Thread):
         page = self.request("patient", f"/patients/{uid}")
         if page is None:
             return True
-        token = _TOKEN.search(page)
+        token = TOKEN.search(page)
         if token is None:
             self.flag("no CSRF token on the page")
             return True
