@@ -311,6 +311,46 @@ def unit_sizes(patients: int, big: int, small: int, units: int) -> list[int]:
     return [big, small, *(rest // others + (1 if i < rest % others else 0) for i in range(others))]
 
 
+def patient_and_case(
+    unit_id: int,
+    number: str,
+    coordinators: Sequence[int],
+    rng: random.Random,
+    version: int,
+    now: datetime,
+    today: date,
+) -> tuple[dict[str, Any], dict[str, Any], SickLeave | None]:
+    """One patient's row (values sealed by the real descriptors, with the blind indexes), the
+    row of their coordination case (without ids) and their sick leave, if any."""
+    pnr, first, last, diagnosis = (
+        Patient.personnummer, Patient.first_name, Patient.last_name, Patient.diagnosis
+    )  # fmt: skip
+    uid = uuid.uuid4()
+    row = uid.hex
+    given, family = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    leave = sick_leave(rng, today)
+    registered = now - timedelta(days=rng.randint(0, 3 * 365), minutes=rng.randint(0, 600))
+    if leave is not None:
+        registered = min(registered, at_work_hours(leave.start, rng))
+    values = {
+        "uid": uid,
+        "unit_id": unit_id,
+        "personnummer": pnr.encrypt(row, number),
+        "personnummer_bidx": pnr.blind_index(number, version),
+        "first_name": first.encrypt(row, given),
+        "last_name": last.encrypt(row, family),
+        "last_name_bidx": last.blind_index(family, version),
+        "is_protected": rng.random() < PROTECTED,
+        "created_at": registered,
+        "diagnosis": None,
+        **dict.fromkeys(SUMMARY_COLUMNS),
+    }
+    if leave is not None:
+        values |= leave.columns(now, rng)
+        values["diagnosis"] = diagnosis.encrypt(row, leave.diagnosis)
+    return values, case_columns(rng, coordinators, leave, registered, today), leave
+
+
 def insert_unit(
     unit_id: int,
     coordinators: Sequence[int],
@@ -323,39 +363,16 @@ def insert_unit(
     patients: Table = Patient.__table__  # type: ignore[assignment]
     cases: Table = CoordinationCase.__table__  # type: ignore[assignment]
     consents: Table = Consent.__table__  # type: ignore[assignment]
-    pnr, first, last, diagnosis = (
-        Patient.personnummer, Patient.first_name, Patient.last_name, Patient.diagnosis
-    )  # fmt: skip
     version = keys().current
     now, today = clock.now(), clock.today()
     for start in range(0, len(numbers), BATCH):
         patient_rows, case_rows = [], []
         for number in numbers[start : start + BATCH]:
-            uid = uuid.uuid4()
-            row = uid.hex
-            given, family = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            leave = sick_leave(rng, today)
-            registered = now - timedelta(days=rng.randint(0, 3 * 365), minutes=rng.randint(0, 600))
-            if leave is not None:
-                registered = min(registered, at_work_hours(leave.start, rng))
-            values = {
-                "uid": uid,
-                "unit_id": unit_id,
-                "personnummer": pnr.encrypt(row, number),
-                "personnummer_bidx": pnr.blind_index(number, version),
-                "first_name": first.encrypt(row, given),
-                "last_name": last.encrypt(row, family),
-                "last_name_bidx": last.blind_index(family, version),
-                "is_protected": rng.random() < PROTECTED,
-                "created_at": registered,
-                "diagnosis": None,
-                **dict.fromkeys(SUMMARY_COLUMNS),
-            }
-            if leave is not None:
-                values |= leave.columns(now, rng)
-                values["diagnosis"] = diagnosis.encrypt(row, leave.diagnosis)
+            values, case, _ = patient_and_case(
+                unit_id, number, coordinators, rng, version, now, today
+            )
             patient_rows.append(values)
-            case_rows.append(case_columns(rng, coordinators, leave, registered, today))
+            case_rows.append(case)
         ids = db.session.scalars(
             insert(patients).returning(patients.c.id, sort_by_parameter_order=True),
             patient_rows,
