@@ -274,9 +274,9 @@ def wait_until_answering(server: subprocess.Popen[bytes], base: str, log: Path) 
     raise SystemExit(f"gunicorn did not answer within {START_SECONDS} s:\n{tail(log)}")
 
 
-def stop(server: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process group (graceful: requests in progress end), SIGKILL if it lingers
-    or if this is interrupted."""
+def stop_group(server: subprocess.Popen[Any]) -> None:
+    """SIGTERM to the process group (graceful: requests in progress end, workers too), SIGKILL
+    if it lingers or if this is interrupted: nothing may outlive the run."""
     try:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
@@ -285,6 +285,10 @@ def stop(server: subprocess.Popen[bytes]) -> None:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    stop_group(server)
     progress(f"gunicorn stopped (status {server.returncode})")
 
 

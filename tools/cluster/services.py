@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
-from load import free_port, tail
+from load import free_port, stop_group, tail
 from protection import progress
 
 from .parameters import START_SECONDS
@@ -77,19 +76,6 @@ def process(name: str, argv: list[str], log: Path, **options: Any) -> Iterator[P
     finally:
         stop_group(started)
         progress(f"{name} stopped")
-
-
-def stop_group(server: Popen) -> None:
-    """SIGTERM to the whole group (gunicorn's and nginx's workers too), SIGKILL if that is
-    not enough: nothing may outlive the run."""
-    try:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def wait_for(what: str, ready: Callable[[], bool], server: Popen | None, log: Path) -> None:
