@@ -129,21 +129,19 @@ def _append_accesses(entries: list[AccessLogEntry]) -> None:
     before its commit, so that the chain head's lock is held for the commit alone and
     concurrent requests (several app instances on one database) do not queue on it while they
     render. The entries still land in the request's transaction, with what they record."""
-    if not has_request_context():
-        chain.append(db.session, keys(), Chain.ACCESS, entries)
-        return
-    deferred("access_log", _append_all, _append_surviving).extend(entries)
+    if has_request_context():
+        deferred("access_log", _append_now, _append_surviving).extend(entries)
+    else:
+        _append_now(entries)
 
 
-def _append_all(entries: list[AccessLogEntry]) -> None:
-    chain.append(db.session, keys(), Chain.ACCESS, entries)
+def _append_now(entries: list[AccessLogEntry]) -> None:
+    chain.append(db.session, keys(), Chain.ACCESS, entries)  # nothing when there are none
 
 
 def _append_surviving(entries: list[AccessLogEntry]) -> None:
     """After a rollback: the accesses that happened even though the request failed."""
-    kept = [entry for entry in entries if entry.action in _SURVIVE_ROLLBACK]
-    if kept:
-        chain.append(db.session, keys(), Chain.ACCESS, kept)
+    _append_now([entry for entry in entries if entry.action in _SURVIVE_ROLLBACK])
 
 
 def add_entry(
